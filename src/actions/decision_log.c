@@ -1,0 +1,45 @@
+/* decision_log.c - the decision log line:
+ *   decision account=alice client=198.51.100.7 sender=alice@example.edu stage=RCPT
+ *     action=throttle limit=account-minute count=31 max=30 metric=messages window=minute
+ *     shadow=no hits=account-minute
+ * Shadow hits show what would have happened: action=dunno would=hold shadow=yes. */
+#include "actions/decision_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+
+static const char *esc(char *buf, size_t len, const char *s) {
+  return log_esc(buf, len, s ? s : "", s ? strlen(s) : 0);
+}
+
+void decision_log(const struct decision_ctx *d, const struct verdict *v, bool global_shadow) {
+  if (v->action == ACT_DUNNO && v->nhits == 0) return;
+  char a[300], cl[80], s[300], hits[400] = "";
+  const struct hit *worst = NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < v->nhits; i++) {
+    const struct hit *h = &v->hits[i];
+    if (h->shadow && (!worst || h->limit->action > worst->limit->action)) worst = h;
+    int n = snprintf(hits + o, sizeof hits - o, "%s%s%s", o ? "," : "", h->limit->name,
+                     h->shadow ? "(shadow)" : "");
+    if (n < 0 || (size_t)n >= sizeof hits - o) break;
+    o += (size_t)n;
+  }
+  const struct limit *l = v->limit ? v->limit : worst ? worst->limit : NULL;
+  uint64_t count = v->limit ? v->count : worst ? worst->count : 0;
+  char detail[300] = "";
+  if (l)
+    snprintf(detail, sizeof detail, " limit=%s count=%llu max=%llu metric=%s window=%s", l->name,
+             (unsigned long long)count, (unsigned long long)l->max, conf_metric_name(l->metric),
+             conf_window_name(l->win));
+  char would[40] = "";
+  if (worst && (!v->limit || worst->limit->action > v->action))
+    snprintf(would, sizeof would, " would=%s", conf_action_name(worst->limit->action));
+  log_info("decision", "account=%s client=%s sender=%s stage=%s action=%s%s%s shadow=%s%s%s%s",
+           esc(a, sizeof a, d->account), esc(cl, sizeof cl, d->client),
+           esc(s, sizeof s, d->sender), d->stage, conf_action_name(v->action), would, detail,
+           (worst && !v->limit) || global_shadow ? "yes" : "no", *hits ? " hits=" : "", hits,
+           v->was_suspended ? " reason=suspended" : "");
+}

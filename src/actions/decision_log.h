@@ -1,0 +1,15 @@
+/* decision_log.h - one key=value log line per decision that is not a plain DUNNO */
+#ifndef MF_DECISION_LOG_H
+#define MF_DECISION_LOG_H
+
+#include "engine/engine.h"
+
+struct decision_ctx {
+  const char *account, *client, *sender, *stage, *instance;
+  uint32_t rcpt_count;
+};
+
+/* Log the verdict if it is anything but a DUNNO without hits. */
+void decision_log(const struct decision_ctx *d, const struct verdict *v, bool global_shadow);
+
+#endif

@@ -1,0 +1,119 @@
+/* conf.h - the validated configuration of one mailfuse process */
+#ifndef MF_CONF_H
+#define MF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/netaddr.h"
+
+enum limit_per { PER_ACCOUNT, PER_SENDER_DOMAIN, PER_CLIENT, PER__N };
+enum metric { MET_MESSAGES, MET_RECIPIENTS, MET_EXTERNAL, MET_THROTTLED, MET__N };
+enum window_kind { WIN_MINUTE, WIN_HOUR, WIN_DAY, WIN__N };
+/* Ordered by severity: a verdict keeps the highest one. */
+enum action { ACT_DUNNO, ACT_ALERT, ACT_THROTTLE, ACT_HOLD, ACT_SUSPEND, ACT_REJECT, ACT__N };
+
+struct limit {
+  char *name;
+  enum limit_per per;
+  enum metric metric;
+  enum window_kind win;
+  uint64_t max;
+  enum action action;
+  bool shadow;
+  char *text; /* reply text template, NULL = the global one for the action */
+  int line;
+};
+
+struct limit_set {
+  struct limit *v;
+  size_t n;
+};
+
+struct group {
+  char *name;
+  char **accounts; /* sorted, lowercased exact accounts */
+  size_t naccounts;
+  char **domains;  /* lowercased, without '@': members "@domain" */
+  size_t ndomains;
+  struct limit_set limits; /* replace the global per-account limits */
+  int line;
+};
+
+struct exemption {
+  char *account;
+  int64_t until; /* unix seconds; 0 = no expiry */
+  char *reason;
+  int line;
+};
+
+struct conf {
+  char *path;
+  /* scalar keys; described in conf_schema.c */
+  char **listen;
+  size_t nlisten;
+  char *control_socket;
+  int64_t control_socket_mode;
+  char *state_dir;
+  char *store;
+  uint64_t store_map_size;
+  uint64_t store_map_size_max;
+  double flush_interval;
+  double idle_expiry;
+  char **local_domains; /* sorted, lowercased; ".x" means x's subdomains */
+  size_t nlocal_domains;
+  char **sender_account_networks;
+  size_t nsender_account_networks;
+  struct netmask *sender_nets; /* parsed from the above */
+  bool shadow;
+  char *fail_action;
+  char *charge_at;
+  char *log_level;
+  char *log_target;
+  char *syslog_facility;
+  double client_idle_timeout;
+  int64_t max_connections;
+  char *throttle_text;
+  char *hold_text;
+  char *suspend_text;
+  char *suspended_text;
+  /* sections */
+  struct limit_set limits;
+  struct group *groups;
+  size_t ngroups;
+  struct exemption *exemptions; /* sorted by account */
+  size_t nexemptions;
+  /* derived: which (metric, window) counters each key kind keeps */
+  uint16_t slot_mask[PER__N];
+  bool charge_at_data;
+};
+
+/* Load and validate FILE. On error returns NULL and writes "file:line: why"
+ * to err. Caller frees with conf_free(). */
+struct conf *conf_load(const char *file, char *err, size_t errlen);
+/* Built-in defaults only (no file). Caller frees with conf_free(). */
+struct conf *conf_defaults(void);
+void conf_free(struct conf *c);
+
+/* True if the (lowercased) recipient domain is one of ours. */
+bool conf_is_local_domain(const struct conf *c, const char *domain);
+/* Group index of an account (lowercased), or -1 for the default limits. */
+int conf_group_of(const struct conf *c, const char *account);
+/* The exemption of an account valid at `now`, or NULL. */
+const struct exemption *conf_exemption(const struct conf *c, const char *account, int64_t now);
+/* Limits that apply to the account key for group g (-1 = default). */
+const struct limit_set *conf_account_limits(const struct conf *c, int g);
+
+/* Names for the enums, and parsers from names (-1 if unknown). */
+const char *conf_per_name(enum limit_per p);
+const char *conf_metric_name(enum metric m);
+const char *conf_window_name(enum window_kind w);
+const char *conf_action_name(enum action a);
+int conf_action_parse(const char *s);
+
+/* Print every key with type, default and doc (the one place keys are described). */
+void conf_print_keys(FILE *out);
+
+#endif

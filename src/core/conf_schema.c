@@ -1,0 +1,108 @@
+/* conf_schema.c - the one table that describes every configuration key.
+ *
+ * The loader, `mailfuse config-keys` (and so README's key list) and the
+ * schema unit test all read this table, so a key cannot exist without a
+ * type, a default, bounds and a line of documentation.
+ */
+#include <stddef.h>
+
+#include "core/conf_internal.h"
+
+#define OFF(f) offsetof(struct conf, f)
+#define NOCOUNT 0
+
+const struct conf_key conf_keys[] = {
+    {"listen", KT_STRLIST, "inet:127.0.0.1:10040,unix:/run/mailfuse/policy.sock", 0, 0, NULL,
+     false, OFF(listen), OFF(nlisten), NULL,
+     "Policy listeners for Postfix: \"inet:HOST:PORT\" or \"unix:/path\", any number."},
+    {"control_socket", KT_STR, "/run/mailfuse/ctl.sock", 0, 0, NULL, false, OFF(control_socket),
+     NOCOUNT, NULL, "Unix socket of `mailfuse ctl`; only root and mailfuse's own user may use it."},
+    {"control_socket_mode", KT_INT, "0600", 0, 0777, NULL, false, OFF(control_socket_mode),
+     NOCOUNT, NULL, "File mode of the control socket (octal); peer uid is checked as well."},
+    {"state_dir", KT_STR, "/var/lib/mailfuse", 0, 0, NULL, false, OFF(state_dir), NOCOUNT, NULL,
+     "Directory of the durable state (the LMDB files)."},
+    {"store", KT_STR, "lmdb", 0, 0, "lmdb", false, OFF(store), NOCOUNT, NULL,
+     "State backend. Only lmdb exists so far; the interface is ready for redis."},
+    {"store_map_size", KT_SIZE, "64M", 1048576, 0, NULL, false, OFF(store_map_size), NOCOUNT,
+     NULL, "Initial LMDB map size; it doubles as needed up to store_map_size_max."},
+    {"store_map_size_max", KT_SIZE, "4G", 1048576, 0, NULL, false, OFF(store_map_size_max),
+     NOCOUNT, NULL, "Cap of the LMDB map. When full, counting goes on in memory and errors are counted."},
+    {"flush_interval", KT_SECONDS, "1", 0.01, 60, NULL, true, OFF(flush_interval), NOCOUNT, NULL,
+     "Counters are written in one batch this often (seconds): the most a kill -9 can lose. "
+     "Suspensions are written before their reply, always."},
+    {"idle_expiry", KT_SECONDS, "90000", 60, 31536000, NULL, true, OFF(idle_expiry), NOCOUNT,
+     NULL, "Keys with no activity for this long (seconds) and empty windows are dropped."},
+    {"local_domains", KT_STRLIST, "", 0, 0, NULL, true, OFF(local_domains), OFF(nlocal_domains),
+     NULL, "Our domains; recipients elsewhere are external. \".example.edu\" matches subdomains."},
+    {"sender_account_networks", KT_STRLIST, "", 0, 0, NULL, true, OFF(sender_account_networks),
+     OFF(nsender_account_networks), NULL,
+     "Client networks (CIDR) whose unauthenticated submissions (webmail without SASL, web "
+     "forms) are charged to the envelope sender as account."},
+    {"shadow", KT_BOOL, "false", 0, 0, NULL, true, OFF(shadow), NOCOUNT, NULL,
+     "Global shadow mode: decide, log and count, but answer DUNNO (manual suspensions still apply)."},
+    {"fail_action", KT_STR, "DUNNO", 0, 0, NULL, true, OFF(fail_action), NOCOUNT, NULL,
+     "Answer given when mailfuse has an internal error (fail open by default)."},
+    {"charge_at", KT_STR, "end-of-message", 0, 0, "end-of-message|data", true, OFF(charge_at),
+     NOCOUNT, NULL,
+     "Stage at which a message is charged once with its accepted recipient_count."},
+    {"log_level", KT_STR, "info", 0, 0, "error|warning|info|debug", true, OFF(log_level), NOCOUNT,
+     NULL, "Least severe level logged."},
+    {"log_target", KT_STR, "stderr", 0, 0, "stderr|syslog", true, OFF(log_target), NOCOUNT, NULL,
+     "Where log lines go."},
+    {"syslog_facility", KT_STR, "mail", 0, 0,
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7", true,
+     OFF(syslog_facility), NOCOUNT, NULL, "Facility when log_target is syslog."},
+    {"client_idle_timeout", KT_SECONDS, "600", 1, 86400, NULL, true, OFF(client_idle_timeout),
+     NOCOUNT, NULL,
+     "Close policy connections idle this long (Postfix closes its own after 300 s)."},
+    {"max_connections", KT_INT, "4096", 1, 1000000, NULL, false, OFF(max_connections), NOCOUNT,
+     NULL, "Most simultaneous policy connections; more are refused and counted."},
+    {"throttle_text", KT_STR,
+     "mailfuse: {account} is sending too much mail ({limit}: {max} {count} per {window}), "
+     "try again later",
+     0, 0, NULL, true, OFF(throttle_text), NOCOUNT, NULL,
+     "Text of a throttle (450 4.7.1). {account} {limit} {max} {count} {window} are replaced."},
+    {"hold_text", KT_STR, "mailfuse: held for review ({limit}: {max} {count} per {window})", 0,
+     0, NULL, true, OFF(hold_text), NOCOUNT, NULL, "Reason recorded with a HOLD."},
+    {"suspend_text", KT_STR,
+     "mailfuse: account {account} is suspended ({limit}), contact your mail administrator", 0, 0,
+     NULL, true, OFF(suspend_text), NOCOUNT, NULL, "Text of the reject (5.7.1) that suspends."},
+    {"suspended_text", KT_STR,
+     "mailfuse: account {account} is suspended, contact your mail administrator", 0, 0, NULL,
+     true, OFF(suspended_text), NOCOUNT, NULL,
+     "Text of the reject (5.7.1) for every later request of a suspended account."},
+    {"limits", KT_SECTION, "", 0, 0, NULL, true, 0, 0, conf_parse_limits,
+     "List of limits for everyone (fields below). Group limits replace the per-account ones."},
+    {"groups", KT_SECTION, "", 0, 0, NULL, true, 0, 0, conf_parse_groups,
+     "Groups of accounts with their own per-account limits; the first matching group wins."},
+    {"exemptions", KT_SECTION, "", 0, 0, NULL, true, 0, 0, conf_parse_exemptions,
+     "Accounts exempt from all limits (still counted), with an optional expiry."},
+};
+const size_t conf_nkeys = sizeof conf_keys / sizeof *conf_keys;
+
+const struct conf_field conf_limit_fields[] = {
+    {"name", "string", true, "Unique name, shown in logs, replies and ctl."},
+    {"per", "account|sender_domain|client_address", true, "What is counted."},
+    {"count", "messages|recipients|external_recipients|throttled", true,
+     "The quantity; throttled counts messages mailfuse deferred (escalation)."},
+    {"window", "minute|hour|day", true, "Sliding window length."},
+    {"max", "integer", true, "Allowed per window; the next one triggers the action."},
+    {"action", "alert|throttle|hold|suspend", true, "What happens past max."},
+    {"shadow", "bool", false, "Decide, log and count, but answer DUNNO (default false)."},
+    {"text", "string", false, "Reply text for this limit (same placeholders as throttle_text)."},
+};
+const size_t conf_nlimit_fields = sizeof conf_limit_fields / sizeof *conf_limit_fields;
+
+const struct conf_field conf_group_fields[] = {
+    {"name", "string", true, "Group name."},
+    {"members", "list of strings", true, "Accounts, or \"@domain\" for every account of a domain."},
+    {"limits", "list of limits", false, "Per-account limits of this group (per must be account)."},
+};
+const size_t conf_ngroup_fields = sizeof conf_group_fields / sizeof *conf_group_fields;
+
+const struct conf_field conf_exemption_fields[] = {
+    {"account", "string", true, "Exempt account."},
+    {"until", "date", false, "Expiry, \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM:SSZ\" (UTC)."},
+    {"reason", "string", false, "Why; shown by ctl show."},
+};
+const size_t conf_nexemption_fields = sizeof conf_exemption_fields / sizeof *conf_exemption_fields;

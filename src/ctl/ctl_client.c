@@ -1,0 +1,132 @@
+/* ctl_client.c - `mailfuse ctl [-c FILE | -s SOCKET] [--json] COMMAND ...`
+ *
+ * Sends one JSON request line to the control socket and prints the reply,
+ * as text or (--json) as the JSON itself.  Exit status 0 when the daemon
+ * answered ok, 1 otherwise.
+ */
+#include "ctl/ctl_client.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/conf.h"
+#include "ctl/ctl_render.h"
+#include "ctl/ctl_server.h"
+
+static int usage(void) {
+  fputs("usage: mailfuse ctl [-c FILE | -s SOCKET] [--json] COMMAND\n"
+        "  status                     uptime, requests, decisions, errors, store\n"
+        "  list                       suspended and throttled accounts\n"
+        "  show ACCOUNT               counters per window, limits, state\n"
+        "  suspend ACCOUNT --reason TEXT\n"
+        "  release ACCOUNT\n",
+        stderr);
+  return 2;
+}
+
+static json_t *build_request(int argc, char **argv) {
+  const char *cmd = argv[0];
+  if (!strcmp(cmd, "status") || !strcmp(cmd, "list"))
+    return argc == 1 ? json_pack("{s:s}", "cmd", cmd) : NULL;
+  if (!strcmp(cmd, "show") || !strcmp(cmd, "release"))
+    return argc == 2 ? json_pack("{s:s,s:s}", "cmd", cmd, "account", argv[1]) : NULL;
+  if (!strcmp(cmd, "suspend") && argc == 4 && !strcmp(argv[2], "--reason"))
+    return json_pack("{s:s,s:s,s:s}", "cmd", cmd, "account", argv[1], "reason", argv[3]);
+  return NULL;
+}
+
+static int connect_to(const char *path) {
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sun.sun_path) return -1;
+  memcpy(sun.sun_path, path, strlen(path) + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+/* Send the request and read the one-line reply (30 s at most). */
+static json_t *exchange(int fd, json_t *req) {
+  char *txt = json_dumps(req, JSON_COMPACT);
+  size_t len = txt ? strlen(txt) : 0;
+  int ok = txt && write(fd, txt, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+  free(txt);
+  if (!ok) return NULL;
+  char *buf = malloc(CTL_REQUEST_MAX * 16);
+  size_t have = 0, cap = CTL_REQUEST_MAX * 16;
+  struct pollfd p = {fd, POLLIN, 0};
+  while (buf && have < cap - 1 && poll(&p, 1, 30000) > 0) {
+    ssize_t n = read(fd, buf + have, cap - 1 - have);
+    if (n <= 0) break;
+    have += (size_t)n;
+    if (memchr(buf, '\n', have)) break;
+  }
+  json_t *reply = buf && have ? json_loadb(buf, have, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+  free(buf);
+  return reply;
+}
+
+int ctl_main(int argc, char **argv) {
+  const char *conf_path = NULL, *sock = NULL;
+  int as_json = 0, i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (!strcmp(argv[i], "--json")) as_json = 1;
+    else if (!strcmp(argv[i], "-c") && i + 1 < argc) conf_path = argv[++i];
+    else if (!strcmp(argv[i], "-s") && i + 1 < argc) sock = argv[++i];
+    else return usage();
+  }
+  /* --json may also follow the command */
+  int n = 0;
+  char *args[8];
+  for (; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) as_json = 1;
+    else if (n < 8) args[n++] = argv[i];
+    else return usage();
+  }
+  json_t *req = n ? build_request(n, args) : NULL;
+  if (!req) return usage();
+  struct conf *c = NULL;
+  char err[512];
+  if (!sock) {
+    c = conf_path ? conf_load(conf_path, err, sizeof err) : conf_defaults();
+    if (!c) {
+      fprintf(stderr, "mailfuse ctl: %s\n", err);
+      json_decref(req);
+      return 1;
+    }
+    sock = c->control_socket;
+  }
+  int fd = connect_to(sock);
+  json_t *reply = NULL;
+  if (fd < 0)
+    fprintf(stderr, "mailfuse ctl: cannot connect to %s: %s (is mailfuse serve running?)\n", sock,
+            strerror(errno));
+  else if (!(reply = exchange(fd, req)))
+    fprintf(stderr, "mailfuse ctl: no valid reply from %s\n", sock);
+  if (fd >= 0) close(fd);
+  json_decref(req);
+  conf_free(c);
+  if (!reply) return 1;
+  int ok = json_is_true(json_object_get(reply, "ok"));
+  if (as_json) {
+    json_dumpf(reply, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+  } else if (ok) {
+    ctl_render_text(stdout, reply);
+  } else {
+    fprintf(stderr, "mailfuse ctl: %s\n", json_string_value(json_object_get(reply, "error")));
+  }
+  json_decref(reply);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,326 @@
+/* ctl_server.c - control requests: one JSON object per line in, one out.
+ *
+ * Only root and mailfuse's own user may talk to it (SO_PEERCRED), on top
+ * of the socket's file mode.  suspend and release answer only once the
+ * change is on disk, like a suspension made by a limit.
+ */
+#include "ctl/ctl_server.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "daemon.h"
+#include "engine/keytab.h"
+#include "sources/listeners.h"
+#include "sources/policy_server.h"
+
+struct ctl_server {
+  struct daemon *d;
+  struct listener_set *ls;
+  struct cconn *conns;
+};
+
+struct cconn {
+  struct ctl_server *cs;
+  struct bufferevent *bev; /* NULL once the client left during a store write */
+  uid_t uid;
+  bool waiting;
+  json_t *pending; /* reply sent when the store write is done */
+  struct cconn *prev, *next;
+};
+
+static void iso_time(int64_t t, char *buf, size_t len) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void cconn_free(struct cconn *c) {
+  if (c->bev) bufferevent_free(c->bev);
+  c->bev = NULL;
+  if (c->prev) c->prev->next = c->next;
+  else if (c->cs->conns == c) c->cs->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  if (!c->waiting) {
+    json_decref(c->pending);
+    free(c);
+  }
+}
+
+static void on_write_done(struct bufferevent *bev, void *arg) { cconn_free(arg); }
+
+static void send_reply(struct cconn *c, json_t *reply) {
+  char *txt = json_dumps(reply, JSON_COMPACT);
+  json_decref(reply);
+  if (!txt) {
+    cconn_free(c);
+    return;
+  }
+  bufferevent_write(c->bev, txt, strlen(txt));
+  bufferevent_write(c->bev, "\n", 1);
+  free(txt);
+  bufferevent_setcb(c->bev, NULL, on_write_done, NULL, c);
+}
+
+static json_t *error_reply(const char *msg) { return json_pack("{s:b,s:s}", "ok", 0, "error", msg); }
+
+static json_t *acts(const uint64_t *v) {
+  json_t *o = json_object();
+  for (int a = 0; a < ACT__N; a++) json_object_set_new(o, conf_action_name(a), json_integer((json_int_t)v[a]));
+  return o;
+}
+
+static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
+  struct writer_stats ws;
+  writer_get_stats(d->writer, &ws);
+  json_t *errs = json_object();
+  for (int e = 0; e < SE__N; e++)
+    json_object_set_new(errs, stats_err_name(e), json_integer((json_int_t)d->stats.errors[e]));
+  return json_pack(
+      "{s:b,s:I,s:I,s:o,s:o,s:o,s:{s:I,s:I},s:{s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I},"
+      "s:{s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I}}",
+      "ok", 1, "uptime", (json_int_t)(daemon_now() - d->stats.started), "requests",
+      (json_int_t)d->stats.requests, "decisions", acts(d->stats.decisions), "shadow_decisions",
+      acts(d->stats.shadow_decisions), "errors", errs, "connections", "current",
+      (json_int_t)d->stats.conns_current, "total", (json_int_t)d->stats.conns_total, "store",
+      "backend", ws.store.backend ? ws.store.backend : d->conf->store, "keys",
+      (json_int_t)ws.store.keys, "bytes", (json_int_t)ws.store.bytes, "map_size",
+      (json_int_t)ws.store.map_size, "flushes", (json_int_t)ws.batches, "errors",
+      (json_int_t)ws.errors, "last_error", ws.last_error, "pending",
+      (json_int_t)writer_pending(d->writer), "tracked", "accounts",
+      (json_int_t)engine_key_count(d->engine, PER_ACCOUNT), "sender_domains",
+      (json_int_t)engine_key_count(d->engine, PER_SENDER_DOMAIN), "client_addresses",
+      (json_int_t)engine_key_count(d->engine, PER_CLIENT), "suspended",
+      (json_int_t)susptab_count(engine_suspensions(d->engine)), "config", "path",
+      d->conf->path ? d->conf->path : "", "shadow", d->conf->shadow, "reloads",
+      (json_int_t)d->stats.reloads, "reload_failures", (json_int_t)d->stats.reload_failures);
+}
+
+static const char *account_arg(json_t *req, char *buf, size_t len) {
+  const char *a = json_string_value(json_object_get(req, "account"));
+  if (!a || !*a || strlen(a) >= len) return NULL;
+  size_t i = 0;
+  for (; a[i]; i++) buf[i] = (char)((a[i] >= 'A' && a[i] <= 'Z') ? a[i] + 32 : a[i]);
+  buf[i] = 0;
+  return buf;
+}
+
+static json_t *susp_json(const struct susp *s) {
+  char since[32];
+  iso_time(s->since, since, sizeof since);
+  return json_pack("{s:s,s:s,s:s,s:s}", "account", s->account, "since", since, "by", s->by,
+                   "reason", s->reason);
+}
+
+static json_t *limits_json(struct daemon *d, const char *acct, int64_t cnt[MET__N][WIN__N]) {
+  json_t *arr = json_array();
+  const struct conf *c = d->conf;
+  const struct limit_set *ls = conf_account_limits(c, conf_group_of(c, acct));
+  for (size_t i = 0; i < ls->n; i++) {
+    const struct limit *l = &ls->v[i];
+    if (l->per != PER_ACCOUNT) continue;
+    json_array_append_new(
+        arr, json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:b}", "name", l->name, "count",
+                       conf_metric_name(l->metric), "window", conf_window_name(l->win), "max",
+                       (json_int_t)l->max, "current", (json_int_t)cnt[l->metric][l->win],
+                       "action", conf_action_name(l->action), "shadow", l->shadow || c->shadow));
+  }
+  return arr;
+}
+
+static json_t *cmd_show(struct daemon *d, json_t *req, struct cconn *c) {
+  char acct[KEY_MAX + 1];
+  if (!account_arg(req, acct, sizeof acct)) return error_reply("show needs an account");
+  int64_t now = daemon_now(), cnt[MET__N][WIN__N];
+  int known = engine_counts(d->engine, PER_ACCOUNT, acct, now, cnt);
+  json_t *counters = json_object();
+  for (int m = 0; m < MET__N; m++) {
+    json_t *w = json_object();
+    for (int k = 0; k < WIN__N; k++)
+      if (cnt[m][k] >= 0) json_object_set_new(w, conf_window_name(k), json_integer(cnt[m][k]));
+    if (json_object_size(w)) json_object_set_new(counters, conf_metric_name(m), w);
+    else json_decref(w);
+  }
+  const struct susp *s = susptab_get(engine_suspensions(d->engine), acct);
+  const struct limit *tl = NULL;
+  bool throttled = engine_throttled(d->engine, acct, now, &tl);
+  int g = conf_group_of(d->conf, acct);
+  const struct exemption *x = conf_exemption(d->conf, acct, now);
+  json_t *ex = json_null();
+  if (x) {
+    char until[32] = "";
+    if (x->until) iso_time(x->until, until, sizeof until);
+    ex = json_pack("{s:s,s:s}", "until", until, "reason", x->reason ? x->reason : "");
+  }
+  return json_pack("{s:b,s:s,s:b,s:s,s:s,s:o,s:o,s:o,s:o,s:s?}", "ok", 1, "account", acct,
+                   "known", known, "state", s ? "suspended" : throttled ? "throttled" : "active",
+                   "group", g >= 0 ? d->conf->groups[g].name : "default", "suspension",
+                   s ? susp_json(s) : json_null(), "exempt", ex, "counters", counters, "limits",
+                   limits_json(d, acct, cnt), "throttled_by", tl ? tl->name : NULL);
+}
+
+static json_t *cmd_list(struct daemon *d, json_t *req, struct cconn *c) {
+  json_t *sus = json_array(), *thr = json_array();
+  const struct susptab *st = engine_suspensions(d->engine);
+  size_t pos = 0;
+  const struct susp *s;
+  while ((s = susptab_next(st, &pos))) json_array_append_new(sus, susp_json(s));
+  int64_t now = daemon_now();
+  const char *k;
+  pos = 0;
+  while ((k = engine_next_key(d->engine, PER_ACCOUNT, &pos))) {
+    const struct limit *l = NULL;
+    if (!susptab_get(st, k) && engine_throttled(d->engine, k, now, &l))
+      json_array_append_new(thr, json_pack("{s:s,s:s}", "account", k, "limit", l->name));
+  }
+  return json_pack("{s:b,s:o,s:o}", "ok", 1, "suspended", sus, "throttled", thr);
+}
+
+static void on_persisted(void *arg, int rc) {
+  struct cconn *c = arg;
+  c->waiting = false;
+  json_t *reply = c->pending;
+  c->pending = NULL;
+  json_object_set_new(reply, "durable", json_boolean(rc == 0));
+  if (!c->bev) {
+    json_decref(reply);
+    free(c);
+    return;
+  }
+  send_reply(c, reply);
+}
+
+static json_t *wait_persist(struct daemon *d, struct cconn *c, const char *acct, json_t *reply) {
+  c->waiting = true;
+  c->pending = reply;
+  daemon_persist_suspension(d, acct, on_persisted, c);
+  return NULL;
+}
+
+static json_t *cmd_suspend(struct daemon *d, json_t *req, struct cconn *c) {
+  char acct[KEY_MAX + 1], by[32], esc[LOG_ESC_MAX];
+  if (!account_arg(req, acct, sizeof acct)) return error_reply("suspend needs an account");
+  const char *reason = json_string_value(json_object_get(req, "reason"));
+  if (!reason || !*reason) return error_reply("suspend needs --reason TEXT");
+  snprintf(by, sizeof by, "ctl:uid=%u", (unsigned)c->uid);
+  if (engine_suspend(d->engine, acct, daemon_now(), by, reason) < 0)
+    return error_reply("out of memory");
+  log_warn("suspend", "account=%s by=%s reason=%s", acct, by,
+           log_esc(esc, sizeof esc, reason, strlen(reason)));
+  return wait_persist(d, c, acct,
+                      json_pack("{s:b,s:s,s:s}", "ok", 1, "account", acct, "state", "suspended"));
+}
+
+static json_t *cmd_release(struct daemon *d, json_t *req, struct cconn *c) {
+  char acct[KEY_MAX + 1];
+  if (!account_arg(req, acct, sizeof acct)) return error_reply("release needs an account");
+  if (!engine_release(d->engine, acct)) return error_reply("account is not suspended");
+  log_warn("release", "account=%s by=ctl:uid=%u", acct, (unsigned)c->uid);
+  return wait_persist(d, c, acct,
+                      json_pack("{s:b,s:s,s:s}", "ok", 1, "account", acct, "state", "active"));
+}
+
+static const struct {
+  const char *name;
+  json_t *(*fn)(struct daemon *, json_t *, struct cconn *);
+} commands[] = {
+    {"status", cmd_status}, {"show", cmd_show},       {"list", cmd_list},
+    {"suspend", cmd_suspend}, {"release", cmd_release},
+};
+
+static void dispatch(struct cconn *c, const char *line, size_t len) {
+  json_error_t jerr;
+  json_t *req = json_loadb(line, len, 0, &jerr);
+  const char *cmd = json_string_value(json_object_get(req, "cmd"));
+  json_t *reply = NULL;
+  size_t i = 0;
+  while (cmd && i < sizeof commands / sizeof *commands && strcmp(commands[i].name, cmd) != 0) i++;
+  if (!req || !cmd) reply = error_reply("request must be a JSON object with \"cmd\"");
+  else if (i == sizeof commands / sizeof *commands) reply = error_reply("unknown command");
+  else reply = commands[i].fn(c->cs->d, req, c);
+  json_decref(req);
+  if (reply) send_reply(c, reply);
+}
+
+static void on_read(struct bufferevent *bev, void *arg) {
+  struct cconn *c = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+  if (eol.pos < 0) {
+    if (evbuffer_get_length(in) > CTL_REQUEST_MAX) cconn_free(c);
+    return;
+  }
+  bufferevent_disable(bev, EV_READ);
+  const char *line = (const char *)evbuffer_pullup(in, eol.pos);
+  dispatch(c, line, (size_t)eol.pos);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg) { cconn_free(arg); }
+
+static void on_accept(evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
+  struct ctl_server *cs = arg;
+  struct ucred cred;
+  socklen_t cl = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+      (cred.uid != 0 && cred.uid != geteuid())) {
+    log_warn("ctl_denied", "uid=%d pid=%d", (int)cred.uid, (int)cred.pid);
+    static const char deny[] = "{\"ok\":false,\"error\":\"permission denied\"}\n";
+    ssize_t w = write(fd, deny, sizeof deny - 1);
+    (void)w;
+    close(fd);
+    return;
+  }
+  struct cconn *c = calloc(1, sizeof *c);
+  struct bufferevent *bev = c ? bufferevent_socket_new(cs->d->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+  if (!bev) {
+    free(c);
+    close(fd);
+    return;
+  }
+  c->cs = cs;
+  c->bev = bev;
+  c->uid = cred.uid;
+  c->next = cs->conns;
+  if (cs->conns) cs->conns->prev = c;
+  cs->conns = c;
+  struct timeval tv = {30, 0};
+  bufferevent_set_timeouts(bev, &tv, &tv);
+  bufferevent_setcb(bev, on_read, NULL, on_event, c);
+  bufferevent_enable(bev, EV_READ);
+}
+
+struct ctl_server *ctl_server_new(struct daemon *d, char *err, size_t errlen) {
+  struct ctl_server *cs = calloc(1, sizeof *cs);
+  if (!cs) return NULL;
+  cs->d = d;
+  char *spec[1];
+  size_t n = strlen(d->conf->control_socket) + 6;
+  spec[0] = malloc(n);
+  snprintf(spec[0], n, "unix:%s", d->conf->control_socket);
+  cs->ls = listeners_open(d->base, spec, 1, (int)d->conf->control_socket_mode, on_accept, cs,
+                          err, errlen);
+  free(spec[0]);
+  if (!cs->ls) {
+    free(cs);
+    return NULL;
+  }
+  return cs;
+}
+
+void ctl_server_free(struct ctl_server *cs) {
+  if (!cs) return;
+  listeners_close(cs->ls);
+  while (cs->conns) cconn_free(cs->conns);
+  free(cs);
+}

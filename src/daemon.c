@@ -1,0 +1,305 @@
+/* daemon.c - `mailfuse serve`: wiring of config, store, engine, sources.
+ *
+ * One event loop (libevent) serves every socket; one writer thread does all
+ * disk writes.  Counters are flushed in one batch per flush_interval (the
+ * most a kill -9 can lose); suspensions are written as they happen and
+ * announced only once written.  SIGHUP reloads the config (a bad file is
+ * refused, the old config stays); SIGTERM stops listening, lets pending
+ * replies out, flushes everything and exits.
+ */
+#include "daemon.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/conf_internal.h"
+#include "core/log.h"
+#include "core/strmap.h"
+#include "engine/keytab.h"
+#include "ctl/ctl_server.h"
+#include "sources/policy_server.h"
+
+static const char per_prefix[PER__N] = {'a', 'd', 'c'};
+#define KEY_MAX_STORE (KEY_MAX + 3)
+
+int64_t daemon_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return (int64_t)ts.tv_sec;
+}
+
+struct batch {
+  struct store_op *ops;
+  size_t n, cap;
+  int failed;
+};
+
+static void emit(void *arg, enum limit_per per, const char *key, const uint8_t *data, size_t len) {
+  struct batch *b = arg;
+  char k[KEY_MAX_STORE];
+  int kl = snprintf(k, sizeof k, "%c:%s", per_prefix[per], key);
+  if (kl < 0 || (size_t)kl >= sizeof k ||
+      store_ops_add(&b->ops, &b->n, &b->cap, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
+    b->failed = 1;
+}
+
+static int add_susp_op(struct daemon *d, struct batch *b, const char *account) {
+  const struct susp *s = susptab_get(engine_suspensions(d->engine), account);
+  char *json = s ? susp_to_json(s) : NULL;
+  int rc = store_ops_add(&b->ops, &b->n, &b->cap, ST_SUSPENSIONS, account, strlen(account), json,
+                         json ? strlen(json) : 0);
+  free(json);
+  return rc;
+}
+
+static void on_flushed(void *arg, int rc, const char *err, const struct store_op *ops, size_t n) {
+  struct daemon *d = arg;
+  d->flushing = false;
+  if (rc == 0) {
+    for (size_t i = 0; i < n; i++)
+      if (ops[i].table == ST_SUSPENSIONS) strmap_del(d->susp_retry, ops[i].key);
+    return;
+  }
+  d->stats.errors[SE_STORE]++;
+  log_error("store_error", "what=flush error=\"%s\" ops=%zu retry=next_flush", err, n);
+  for (size_t i = 0; i < n; i++) {
+    if (ops[i].table == ST_SUSPENSIONS) continue; /* still in susp_retry */
+    for (int p = 0; p < PER__N; p++)
+      if (ops[i].key[0] == per_prefix[p]) engine_mark_dirty(d->engine, (enum limit_per)p, ops[i].key + 2);
+  }
+}
+
+static void flush(struct daemon *d) {
+  if (d->flushing) return; /* the last batch is still being written */
+  struct batch b = {0};
+  engine_collect(d->engine, emit, &b);
+  size_t pos = 0;
+  const char *acct;
+  void *v;
+  while (strmap_next(d->susp_retry, &pos, &acct, &v))
+    if (add_susp_op(d, &b, acct) < 0) b.failed = 1;
+  if (b.failed) {
+    d->stats.errors[SE_INTERNAL]++;
+    log_error("internal", "what=flush_batch error=out_of_memory");
+  }
+  if (b.n == 0) {
+    free(b.ops);
+    return;
+  }
+  d->flushing = true;
+  if (writer_submit(d->writer, b.ops, b.n, on_flushed, d) < 0) d->flushing = false;
+}
+
+struct persist_ctx {
+  struct daemon *d;
+  persist_done_fn done;
+  void *arg;
+  char account[];
+};
+
+static void on_susp_written(void *arg, int rc, const char *err, const struct store_op *ops,
+                            size_t n) {
+  struct persist_ctx *p = arg;
+  if (rc < 0) {
+    p->d->stats.errors[SE_STORE]++;
+    log_error("store_error", "what=suspension account=%s error=\"%s\" retry=next_flush "
+              "note=in_force_in_memory", p->account, err);
+    if (strmap_set(p->d->susp_retry, p->account, p->d) < 0) p->d->stats.errors[SE_INTERNAL]++;
+  }
+  if (p->done) p->done(p->arg, rc);
+  free(p);
+}
+
+void daemon_persist_suspension(struct daemon *d, const char *account, persist_done_fn done,
+                               void *arg) {
+  struct batch b = {0};
+  size_t al = strlen(account);
+  struct persist_ctx *p = malloc(sizeof *p + al + 1);
+  if (!p || add_susp_op(d, &b, account) < 0) {
+    store_ops_free(b.ops, b.n);
+    free(p);
+    if (strmap_set(d->susp_retry, account, d) < 0) d->stats.errors[SE_INTERNAL]++;
+    if (done) done(arg, -1);
+    return;
+  }
+  p->d = d;
+  p->done = done;
+  p->arg = arg;
+  memcpy(p->account, account, al + 1);
+  if (writer_submit(d->writer, b.ops, b.n, on_susp_written, p) < 0) {
+    free(p);
+    if (done) done(arg, -1);
+  }
+}
+
+static int load_counter(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
+  struct daemon *d = arg;
+  char k[KEY_MAX_STORE];
+  if (klen < 3 || klen >= sizeof k || key[1] != ':') return 0;
+  memcpy(k, key, klen);
+  k[klen] = 0;
+  for (int p = 0; p < PER__N; p++)
+    if (k[0] == per_prefix[p] && engine_load(d->engine, (enum limit_per)p, k + 2, val, vlen) < 0)
+      log_warn("store_load", "what=bad_record key=%s", k);
+  return 0;
+}
+
+static int load_susp(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
+  struct daemon *d = arg;
+  char k[KEY_MAX_STORE];
+  if (klen >= sizeof k) return 0;
+  memcpy(k, key, klen);
+  k[klen] = 0;
+  if (engine_load_suspension(d->engine, k, val, vlen) < 0)
+    log_warn("store_load", "what=bad_suspension account=%s", k);
+  return 0;
+}
+
+static void on_flush_timer(evutil_socket_t fd, short what, void *arg) { flush(arg); }
+
+static void on_sweep_timer(evutil_socket_t fd, short what, void *arg) {
+  struct daemon *d = arg;
+  engine_sweep(d->engine, daemon_now(), 4096);
+}
+
+static void arm_flush_timer(struct daemon *d) {
+  double s = d->conf->flush_interval;
+  struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+  event_add(d->flush_timer, &tv);
+}
+
+static void warn_restart_keys(const struct conf *old, const struct conf *nc) {
+  for (size_t i = 0; i < conf_nkeys; i++) {
+    const struct conf_key *k = &conf_keys[i];
+    if (k->reload || k->type == KT_SECTION) continue;
+    const char *a = (const char *)old + k->off, *b = (const char *)nc + k->off;
+    int same;
+    if (k->type == KT_STR) same = !strcmp(*(char *const *)a, *(char *const *)b);
+    else if (k->type == KT_STRLIST) {
+      size_t na = *(const size_t *)((const char *)old + k->count_off);
+      size_t nb = *(const size_t *)((const char *)nc + k->count_off);
+      same = na == nb;
+      for (size_t j = 0; same && j < na; j++)
+        same = !strcmp((*(char **const *)a)[j], (*(char **const *)b)[j]);
+    } else {
+      same = !memcmp(a, b, 8);
+    }
+    if (!same) log_warn("reload", "key=%s note=changed_but_needs_restart", k->name);
+  }
+}
+
+static void reload(struct daemon *d) {
+  char err[512], esc[LOG_ESC_MAX];
+  struct conf *nc = conf_load(d->conf_path, err, sizeof err);
+  if (!nc) {
+    d->stats.reload_failures++;
+    log_error("reload_refused", "error=%s note=old_config_stays", log_esc(esc, sizeof esc, err, strlen(err)));
+    return;
+  }
+  if (log_setup(nc->log_level, nc->log_target, nc->syslog_facility) < 0)
+    log_error("reload", "what=log_setup");
+  warn_restart_keys(d->conf, nc);
+  engine_set_conf(d->engine, nc);
+  struct conf *old = d->conf;
+  d->conf = nc;
+  conf_free(old);
+  d->stats.reloads++;
+  arm_flush_timer(d);
+  log_info("reloaded", "config=%s limits=%zu groups=%zu shadow=%s", nc->path, nc->limits.n,
+           nc->ngroups, nc->shadow ? "yes" : "no");
+}
+
+static void shutdown_now(struct daemon *d) {
+  if (d->stopping) return;
+  d->stopping = true;
+  log_info("stopping", "pending_writes=%zu", writer_pending(d->writer));
+  policy_server_stop_listening(d->policy);
+  ctl_server_free(d->ctl);
+  d->ctl = NULL;
+  writer_drain(d->writer); /* in-flight suspensions: their replies go out now */
+  flush(d);
+  writer_drain(d->writer);
+  struct timeval grace = {0, 200000}; /* let queued replies reach their clients */
+  event_base_loopexit(d->base, &grace);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+  struct daemon *d = arg;
+  if (sig == SIGHUP) reload(d);
+  else shutdown_now(d);
+}
+
+static void raise_fd_limit(int64_t want) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
+  rlim_t need = (rlim_t)want + 64;
+  if (rl.rlim_cur >= need) return;
+  rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
+    log_warn("fd_limit", "limit=%llu max_connections=%lld note=raise_LimitNOFILE",
+             (unsigned long long)rl.rlim_cur, (long long)want);
+}
+
+static int start(struct daemon *d) {
+  char err[512];
+  if (!(d->store = store_open(d->conf, err, sizeof err))) fatal("store: %s", err);
+  if (!(d->engine = engine_new(d->conf)) || !(d->susp_retry = strmap_new())) fatal("out of memory");
+  if (store_scan(d->store, ST_COUNTERS, load_counter, d) < 0 ||
+      store_scan(d->store, ST_SUSPENSIONS, load_susp, d) < 0)
+    fatal("store: cannot read %s", d->conf->state_dir);
+  if (!(d->writer = writer_new(d->store, d->base))) fatal("cannot start the writer thread");
+  if (!(d->policy = policy_server_new(d, err, sizeof err))) fatal("%s", err);
+  if (!(d->ctl = ctl_server_new(d, err, sizeof err))) fatal("control socket: %s", err);
+  d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+  d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+  d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
+  d->flush_timer = event_new(d->base, -1, EV_PERSIST, on_flush_timer, d);
+  d->sweep_timer = event_new(d->base, -1, EV_PERSIST, on_sweep_timer, d);
+  struct timeval one = {1, 0};
+  if (!d->ev_hup || !d->ev_term || !d->ev_int || !d->flush_timer || !d->sweep_timer ||
+      event_add(d->ev_hup, NULL) || event_add(d->ev_term, NULL) || event_add(d->ev_int, NULL) ||
+      event_add(d->sweep_timer, &one))
+    fatal("cannot set up signals and timers");
+  arm_flush_timer(d);
+  return 0;
+}
+
+int daemon_run(const char *path) {
+  struct daemon d;
+  memset(&d, 0, sizeof d);
+  char err[512];
+  d.conf_path = path;
+  if (!(d.conf = conf_load(path, err, sizeof err))) fatal("%s", err);
+  if (log_setup(d.conf->log_level, d.conf->log_target, d.conf->syslog_facility) < 0)
+    fatal("cannot set up logging");
+  signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit(d.conf->max_connections);
+  if (!(d.base = event_base_new())) fatal("cannot create the event loop");
+  d.stats.started = daemon_now();
+  start(&d);
+  size_t nsusp = susptab_count(engine_suspensions(d.engine));
+  log_info("started", "config=%s listen=%zu accounts=%zu suspended=%zu shadow=%s store=%s",
+           path, d.conf->nlisten, engine_key_count(d.engine, PER_ACCOUNT), nsusp,
+           d.conf->shadow ? "yes" : "no", d.conf->state_dir);
+  event_base_dispatch(d.base);
+  policy_server_free(d.policy);
+  ctl_server_free(d.ctl);
+  writer_free(d.writer);
+  event_free(d.ev_hup);
+  event_free(d.ev_term);
+  event_free(d.ev_int);
+  event_free(d.flush_timer);
+  event_free(d.sweep_timer);
+  engine_free(d.engine);
+  store_close(d.store);
+  strmap_free(d.susp_retry);
+  log_info("stopped", "requests=%llu", (unsigned long long)d.stats.requests);
+  conf_free(d.conf);
+  event_base_free(d.base);
+  return 0;
+}

@@ -1,0 +1,50 @@
+/* daemon.h - the context of `mailfuse serve`, built by main and passed down */
+#ifndef MF_DAEMON_H
+#define MF_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/conf.h"
+#include "engine/engine.h"
+#include "stats.h"
+#include "store/store.h"
+#include "store/writer.h"
+
+struct event_base;
+struct event;
+struct policy_server;
+struct ctl_server;
+struct strmap;
+
+struct daemon {
+  struct conf *conf; /* current; replaced whole on reload */
+  const char *conf_path;
+  struct event_base *base;
+  struct engine *engine;
+  struct store *store;
+  struct writer *writer;
+  struct stats stats;
+  struct policy_server *policy;
+  struct ctl_server *ctl;
+  struct event *ev_hup, *ev_term, *ev_int, *flush_timer, *sweep_timer;
+  struct strmap *susp_retry; /* accounts whose suspension change is not yet on disk */
+  bool flushing;
+  bool stopping;
+};
+
+/* Run `mailfuse serve -c path`; returns the process exit status. */
+int daemon_run(const char *path);
+/* Wall-clock seconds (the only clock; the engine is given time, never reads it). */
+int64_t daemon_now(void);
+
+/* Called on the loop thread once an account's suspension state is on disk
+ * (rc 0) or could not be written (rc -1; it stays in force in memory and
+ * is retried at every flush). */
+typedef void (*persist_done_fn)(void *arg, int rc);
+/* Write the current suspension state of account (suspended or released).
+ * done may be NULL. */
+void daemon_persist_suspension(struct daemon *d, const char *account, persist_done_fn done,
+                               void *arg);
+
+#endif

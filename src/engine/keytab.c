@@ -1,0 +1,233 @@
+/* keytab.c - open-addressing hash table of compact counter records.
+ *
+ * Memory per key is what the benchmark's "bytes per tracked account"
+ * measures, so a slot is a 32-bit hash plus a pointer, records are one
+ * allocation with the key inline, and deletion shifts entries back
+ * (linear probing without tombstones).  Load factor stays at most 3/4.
+ */
+#include "engine/keytab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conf.h"
+
+struct keytab {
+  uint32_t *hashes;
+  struct rec **recs;
+  size_t cap; /* power of two */
+  size_t n;
+};
+
+static uint32_t hash_key(const char *k, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a, folded */
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+static int nrings(uint16_t mask) { return __builtin_popcount(mask); }
+
+size_t rec_size(uint16_t mask, size_t keylen) {
+  return sizeof(struct rec) + (size_t)nrings(mask) * sizeof(win_ring) + keylen + 1;
+}
+
+const char *rec_key(const struct rec *r) {
+  return (const char *)(r->rings + nrings(r->mask));
+}
+
+uint32_t *rec_ring(struct rec *r, int metric, int win) {
+  int bit = metric * WIN__N + win;
+  if (!(r->mask & (1u << bit))) return NULL;
+  return r->rings[nrings((uint16_t)(r->mask & ((1u << bit) - 1)))];
+}
+
+void rec_roll(struct rec *r, uint32_t now) {
+  if (now <= r->last) return;
+  int i = 0;
+  for (int bit = 0; bit < MET__N * WIN__N; bit++)
+    if (r->mask & (1u << bit)) window_roll(r->rings[i++], (enum window_kind)(bit % WIN__N), r->last, now);
+  r->last = now;
+}
+
+bool rec_empty(const struct rec *r) {
+  for (int i = 0; i < nrings(r->mask); i++)
+    if (window_sum(r->rings[i])) return false;
+  return true;
+}
+
+struct keytab *keytab_new(void) {
+  struct keytab *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->cap = 64;
+  t->hashes = calloc(t->cap, sizeof *t->hashes);
+  t->recs = calloc(t->cap, sizeof *t->recs);
+  if (!t->hashes || !t->recs) {
+    keytab_free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void keytab_free(struct keytab *t) {
+  if (!t) return;
+  for (size_t i = 0; t->recs && i < t->cap; i++) free(t->recs[i]);
+  free(t->hashes);
+  free(t->recs);
+  free(t);
+}
+
+static size_t find(const struct keytab *t, const char *key, size_t len, uint32_t h) {
+  size_t i = h & (t->cap - 1);
+  while (t->recs[i]) {
+    if (t->hashes[i] == h && t->recs[i]->keylen == len && memcmp(rec_key(t->recs[i]), key, len) == 0)
+      return i;
+    i = (i + 1) & (t->cap - 1);
+  }
+  return i;
+}
+
+static int grow(struct keytab *t) {
+  size_t ncap = t->cap * 2;
+  uint32_t *nh = calloc(ncap, sizeof *nh);
+  struct rec **nr = calloc(ncap, sizeof *nr);
+  if (!nh || !nr) {
+    free(nh);
+    free(nr);
+    return -1;
+  }
+  for (size_t i = 0; i < t->cap; i++) {
+    if (!t->recs[i]) continue;
+    size_t j = t->hashes[i] & (ncap - 1);
+    while (nr[j]) j = (j + 1) & (ncap - 1);
+    nh[j] = t->hashes[i];
+    nr[j] = t->recs[i];
+  }
+  free(t->hashes);
+  free(t->recs);
+  t->hashes = nh;
+  t->recs = nr;
+  t->cap = ncap;
+  return 0;
+}
+
+struct rec *keytab_get(struct keytab *t, const char *key, size_t len) {
+  if (len > KEY_MAX) len = KEY_MAX;
+  return t->recs[find(t, key, len, hash_key(key, len))];
+}
+
+struct rec *keytab_put(struct keytab *t, const char *key, size_t len, uint16_t mask) {
+  if (len > KEY_MAX) len = KEY_MAX;
+  uint32_t h = hash_key(key, len);
+  size_t i = find(t, key, len, h);
+  if (t->recs[i]) return t->recs[i];
+  if ((t->n + 1) * 4 > t->cap * 3) {
+    if (grow(t) < 0) return NULL;
+    i = find(t, key, len, h);
+  }
+  struct rec *r = calloc(1, rec_size(mask, len));
+  if (!r) return NULL;
+  r->mask = mask;
+  r->keylen = (uint8_t)len;
+  r->group = -1;
+  memcpy((char *)rec_key(r), key, len);
+  t->recs[i] = r;
+  t->hashes[i] = h;
+  t->n++;
+  return r;
+}
+
+static size_t slot_of(const struct keytab *t, const struct rec *r) {
+  size_t i = find(t, rec_key(r), r->keylen, hash_key(rec_key(r), r->keylen));
+  return i;
+}
+
+void keytab_del(struct keytab *t, struct rec *r) {
+  size_t i = slot_of(t, r);
+  if (t->recs[i] != r) return;
+  free(r);
+  t->recs[i] = NULL;
+  t->n--;
+  /* shift back later entries of the same probe run */
+  size_t j = i;
+  for (;;) {
+    j = (j + 1) & (t->cap - 1);
+    if (!t->recs[j]) break;
+    size_t home = t->hashes[j] & (t->cap - 1);
+    /* move j to i if home is not cyclically in (i, j] */
+    if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+      t->recs[i] = t->recs[j];
+      t->hashes[i] = t->hashes[j];
+      t->recs[j] = NULL;
+      i = j;
+    }
+  }
+}
+
+struct rec *keytab_remask(struct keytab *t, struct rec *r, uint16_t mask) {
+  if (r->mask == mask) return r;
+  size_t i = slot_of(t, r);
+  struct rec *n = calloc(1, rec_size(mask, r->keylen));
+  if (!n) return r;
+  memcpy(n, r, sizeof *n);
+  n->mask = mask;
+  memcpy((char *)rec_key(n), rec_key(r), r->keylen);
+  for (int bit = 0; bit < MET__N * WIN__N; bit++) {
+    uint32_t *src = rec_ring(r, bit / WIN__N, bit % WIN__N);
+    uint32_t *dst = rec_ring(n, bit / WIN__N, bit % WIN__N);
+    if (src && dst) memcpy(dst, src, sizeof(win_ring));
+  }
+  t->recs[i] = n;
+  free(r);
+  return n;
+}
+
+size_t keytab_count(const struct keytab *t) { return t->n; }
+
+struct rec *keytab_next(struct keytab *t, size_t *pos) {
+  while (*pos < t->cap) {
+    struct rec *r = t->recs[(*pos)++];
+    if (r) return r;
+  }
+  return NULL;
+}
+
+size_t keytab_sweep(struct keytab *t, size_t *pos, size_t max_slots,
+                    bool (*drop)(struct rec *, void *), void *arg) {
+  size_t dropped = 0;
+  if (*pos >= t->cap) *pos = 0;
+  for (size_t n = 0; n < max_slots && *pos < t->cap; n++, (*pos)++) {
+    /* a delete shifts a later entry into this slot: look again */
+    while (t->recs[*pos] && drop(t->recs[*pos], arg)) {
+      keytab_del(t, t->recs[*pos]);
+      dropped++;
+    }
+  }
+  return dropped;
+}
+
+#define REC_FORMAT 1
+
+size_t rec_encode(const struct rec *r, uint8_t *buf, size_t len) {
+  size_t body = (size_t)nrings(r->mask) * sizeof(win_ring);
+  if (len < 7 + body) return 0;
+  buf[0] = REC_FORMAT;
+  memcpy(buf + 1, &r->last, 4);
+  memcpy(buf + 5, &r->mask, 2);
+  memcpy(buf + 7, r->rings, body);
+  return 7 + body;
+}
+
+struct rec *rec_decode(struct keytab *t, const char *key, size_t klen, const uint8_t *buf,
+                       size_t len, uint16_t want_mask) {
+  if (len < 7 || buf[0] != REC_FORMAT) return NULL;
+  uint16_t mask;
+  uint32_t last;
+  memcpy(&last, buf + 1, 4);
+  memcpy(&mask, buf + 5, 2);
+  if (mask >> (MET__N * WIN__N) || len != 7 + (size_t)nrings(mask) * sizeof(win_ring)) return NULL;
+  struct rec *r = keytab_put(t, key, klen, mask);
+  if (!r) return NULL;
+  r->last = last;
+  memcpy(r->rings, buf + 7, len - 7);
+  return keytab_remask(t, r, want_mask);
+}

@@ -1,0 +1,23 @@
+/* listeners.h - listening sockets from "inet:HOST:PORT" / "unix:/path" specs */
+#ifndef MF_LISTENERS_H
+#define MF_LISTENERS_H
+
+#include <event2/util.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct listener_set;
+
+typedef void (*listener_accept_fn)(evutil_socket_t fd, struct sockaddr *sa, int salen,
+                                   void *arg);
+
+/* Listen on every spec; unix sockets get `mode`. NULL with err set on
+ * failure (nothing left open). Caller frees with listeners_close(). */
+struct listener_set *listeners_open(struct event_base *base, char *const *specs, size_t n,
+                                    int mode, listener_accept_fn cb, void *arg, char *err,
+                                    size_t errlen);
+/* Stop listening and unlink unix socket files. NULL is a no-op. */
+void listeners_close(struct listener_set *ls);
+
+#endif

@@ -1,0 +1,82 @@
+/* policy_codec.c - parser for SMTPD_POLICY_README requests.
+ *
+ * A request is "name=value\n" lines ended by an empty line.  Names may not
+ * hold '=', NUL or control bytes; values may hold anything but NUL and
+ * newline.  Unknown names are ignored; a repeated name keeps the last
+ * value.  Every limit is checked before anything is used, and a tail that
+ * is not yet complete is checked too, so garbage is refused as soon as it
+ * is seen rather than after POLICY_REQ_MAX bytes.
+ */
+#include "sources/policy_codec.h"
+
+#include <string.h>
+
+struct field {
+  const char *name;
+  size_t off;
+};
+
+#define F(n) {#n, offsetof(struct policy_req, n)}
+static const struct field fields[] = {
+    F(request),        F(protocol_state), F(protocol_name), F(sasl_username),
+    F(sender),         F(recipient),      F(recipient_count), F(instance),
+    F(client_address), F(queue_id),       F(size),          F(policy_context),
+};
+#undef F
+
+static int valid_name(const char *p, size_t n) {
+  if (n == 0) return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] == 0x7f) return 0;
+  return 1;
+}
+
+static void store_field(struct policy_req *req, const char *name, size_t nlen,
+                        struct strview val) {
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+    if (strlen(fields[i].name) == nlen && memcmp(fields[i].name, name, nlen) == 0) {
+      *(struct strview *)((char *)req + fields[i].off) = val;
+      return;
+    }
+}
+
+static long fail(enum policy_err *err, enum policy_err e) {
+  *err = e;
+  return -1;
+}
+
+long policy_parse(const char *data, size_t len, struct policy_req *req, enum policy_err *err) {
+  memset(req, 0, sizeof *req);
+  *err = PERR_NONE;
+  size_t pos = 0;
+  while (pos < len) {
+    const char *line = data + pos;
+    const char *nl = memchr(line, '\n', len - pos);
+    size_t avail = nl ? (size_t)(nl - line) : len - pos;
+    if (avail > POLICY_LINE_MAX) return fail(err, PERR_LINE_TOO_LONG);
+    if (memchr(line, '\0', avail)) return fail(err, PERR_GARBAGE);
+    if (!nl) break; /* incomplete line: need more */
+    size_t l = avail;
+    if (l && line[l - 1] == '\r') l--; /* tolerate CRLF from hand-made clients */
+    pos += avail + 1;
+    if (l == 0) {
+      if (req->nattrs == 0 || !req->request.len) return fail(err, PERR_GARBAGE);
+      if (!(req->request.len == 19 && memcmp(req->request.p, "smtpd_access_policy", 19) == 0))
+        return fail(err, PERR_GARBAGE);
+      return (long)pos;
+    }
+    const char *eq = memchr(line, '=', l);
+    if (!eq || !valid_name(line, (size_t)(eq - line))) return fail(err, PERR_GARBAGE);
+    if (++req->nattrs > POLICY_ATTRS_MAX) return fail(err, PERR_TOO_MANY_ATTRS);
+    store_field(req, line, (size_t)(eq - line),
+                (struct strview){eq + 1, l - (size_t)(eq - line) - 1});
+  }
+  if (len >= POLICY_REQ_MAX) return fail(err, PERR_TOO_LARGE);
+  return 0;
+}
+
+const char *policy_err_name(enum policy_err e) {
+  static const char *const n[] = {"none", "line_too_long", "too_many_attributes", "garbage",
+                                  "request_too_large"};
+  return n[e];
+}

@@ -1,0 +1,285 @@
+/* policy_server.c - Postfix SMTP access policy delegation over libevent.
+ *
+ * Each smtpd keeps one persistent connection and sends one request at a
+ * time; we answer each with one "action=" line.  Per connection we keep the
+ * message in progress (struct txn, keyed by Postfix's `instance`) so that
+ * recipients seen at RCPT and the count at END-OF-MESSAGE belong together.
+ *
+ * Bad input never ends the process: the connection is dropped, the case is
+ * counted for `ctl status` and logged at a capped rate.  A reply that
+ * announces a suspension waits until the suspension is on disk; meanwhile
+ * that connection reads nothing more and every other one is served.
+ */
+#include "sources/policy_server.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actions/decision_log.h"
+#include "actions/reply.h"
+#include "core/log.h"
+#include "core/numparse.h"
+#include "daemon.h"
+#include "engine/keytab.h"
+#include "sources/listeners.h"
+#include "sources/policy_codec.h"
+
+/* Unread replies a client may leave before it counts as a slow reader. */
+#define POLICY_OUT_MAX (64 * 1024)
+
+struct pconn {
+  struct policy_server *ps;
+  struct bufferevent *bev; /* NULL once closed while a write was pending */
+  struct txn txn;
+  bool waiting;
+  char pending[REPLY_MAX];
+  size_t pending_len;
+  struct pconn *prev, *next;
+};
+
+struct policy_server {
+  struct daemon *d;
+  struct listener_set *ls;
+  struct pconn *conns;
+  size_t nconns, nwaiting;
+  struct log_rl rl;
+};
+
+static void conn_free(struct pconn *c) {
+  struct policy_server *ps = c->ps;
+  if (c->bev) bufferevent_free(c->bev);
+  c->bev = NULL;
+  if (c->prev) c->prev->next = c->next;
+  else if (ps->conns == c) ps->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  ps->nconns--;
+  ps->d->stats.conns_current--;
+  /* a connection waiting on the store is freed by the store's callback */
+  if (!c->waiting) free(c);
+}
+
+static void count_error(struct pconn *c, enum stat_err e, const char *detail) {
+  struct daemon *d = c->ps->d;
+  d->stats.errors[e]++;
+  if (log_rl_allow(&c->ps->rl, daemon_now(), "policy_input"))
+    log_warn("policy_input", "error=%s detail=%s connections=%zu", stats_err_name(e), detail,
+             c->ps->nconns);
+}
+
+static enum stat_err err_of(enum policy_err e) {
+  switch (e) {
+    case PERR_LINE_TOO_LONG: return SE_LINE_TOO_LONG;
+    case PERR_TOO_MANY_ATTRS: return SE_TOO_MANY_ATTRS;
+    case PERR_TOO_LARGE: return SE_TOO_LARGE;
+    default: return SE_GARBAGE;
+  }
+}
+
+static enum ev_kind kind_of(struct strview state) {
+  if (sv_eq(state, "RCPT")) return EV_RCPT;
+  if (sv_eq(state, "DATA")) return EV_DATA;
+  if (sv_eq(state, "END-OF-MESSAGE")) return EV_EOM;
+  return EV_OTHER;
+}
+
+static const char *domain_of(const char *addr) {
+  const char *at = strrchr(addr, '@');
+  return at && at[1] ? at + 1 : NULL;
+}
+
+static void count_decision(struct stats *st, const struct verdict *v) {
+  st->decisions[v->action]++;
+  enum action worst = ACT_DUNNO;
+  for (size_t i = 0; i < v->nhits; i++)
+    if (v->hits[i].shadow && v->hits[i].limit->action > worst) worst = v->hits[i].limit->action;
+  if (worst != ACT_DUNNO) st->shadow_decisions[worst]++;
+  if (v->no_account) st->errors[SE_NO_ACCOUNT]++;
+}
+
+static void on_persisted(void *arg, int rc);
+static void on_read(struct bufferevent *bev, void *arg);
+
+/* Answer one request; views in r are valid during the call only. */
+static void handle(struct pconn *c, const struct policy_req *r) {
+  struct daemon *d = c->ps->d;
+  const struct conf *conf = d->conf;
+  d->stats.requests++;
+  if (!(r->instance.len < INSTANCE_MAX && sv_eq(r->instance, c->txn.instance)) ||
+      r->instance.len == 0) {
+    memset(&c->txn, 0, sizeof c->txn);
+    sv_copy(c->txn.instance, sizeof c->txn.instance, r->instance);
+  }
+  char account[KEY_MAX + 1], sender[KEY_MAX + 1], client[64], rcpt[KEY_MAX + 1], stage[24];
+  char num[24];
+  (void)sv_copy_lower(account, sizeof account, r->sasl_username);
+  (void)sv_copy_lower(sender, sizeof sender, r->sender);
+  (void)sv_copy(client, sizeof client, r->client_address);
+  (void)sv_copy_lower(rcpt, sizeof rcpt, r->recipient);
+  (void)sv_copy(stage, sizeof stage, r->protocol_state);
+  if (!account[0] && sender[0] && conf->nsender_account_networks) {
+    struct netaddr a;
+    if (netaddr_parse(client, strlen(client), &a) == 0 &&
+        netmask_list_contains(conf->sender_nets, conf->nsender_account_networks, &a))
+      memcpy(account, sender, sizeof account);
+  }
+  uint64_t rc = 0;
+  if (sv_copy(num, sizeof num, r->recipient_count) < 0 ||
+      num_parse_u64(num, strlen(num), UINT32_MAX, &rc) < 0)
+    rc = 0;
+  struct event ev = {
+      .kind = kind_of(r->protocol_state),
+      .account = account[0] ? account : NULL,
+      .sender_domain = domain_of(sender),
+      .client = client[0] ? client : NULL,
+      .rcpt_domain = domain_of(rcpt),
+      .rcpt_count = (uint32_t)rc,
+      .txn = &c->txn,
+  };
+  struct verdict v;
+  char reply[REPLY_MAX];
+  size_t n;
+  if (engine_feed(d->engine, &ev, daemon_now(), &v) < 0) {
+    d->stats.errors[SE_INTERNAL]++;
+    log_error("internal", "what=engine_feed account=%s answer=fail_action", account);
+    n = reply_fail(conf, reply, sizeof reply);
+    memset(&v, 0, sizeof v);
+  } else {
+    n = reply_format(conf, &v, account, reply, sizeof reply);
+  }
+  count_decision(&d->stats, &v);
+  struct decision_ctx dc = {account, client, sender, stage, c->txn.instance, ev.rcpt_count};
+  decision_log(&dc, &v, conf->shadow);
+  if (v.suspended_now) {
+    memcpy(c->pending, reply, n);
+    c->pending_len = n;
+    c->waiting = true;
+    c->ps->nwaiting++;
+    bufferevent_disable(c->bev, EV_READ);
+    daemon_persist_suspension(d, account, on_persisted, c);
+    return;
+  }
+  bufferevent_write(c->bev, reply, n);
+}
+
+static void on_persisted(void *arg, int rc) {
+  struct pconn *c = arg;
+  c->waiting = false;
+  c->ps->nwaiting--;
+  if (!c->bev) { /* the client left meanwhile */
+    free(c);
+    return;
+  }
+  /* rc < 0: the suspension holds in memory and is retried; answer anyway */
+  bufferevent_write(c->bev, c->pending, c->pending_len);
+  bufferevent_enable(c->bev, EV_READ);
+  on_read(c->bev, c);
+}
+
+static void on_read(struct bufferevent *bev, void *arg) {
+  struct pconn *c = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  while (!c->waiting) {
+    size_t avail = evbuffer_get_length(in);
+    if (avail == 0) return;
+    size_t take = avail < POLICY_REQ_MAX ? avail : POLICY_REQ_MAX;
+    const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
+    struct policy_req req;
+    enum policy_err err;
+    long used = policy_parse(data, take, &req, &err);
+    if (used == 0) return;
+    if (used < 0) {
+      count_error(c, err_of(err), policy_err_name(err));
+      conn_free(c);
+      return;
+    }
+    handle(c, &req);
+    evbuffer_drain(in, (size_t)used);
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > POLICY_OUT_MAX) {
+      count_error(c, SE_SLOW_READER, "replies_not_read");
+      conn_free(c);
+      return;
+    }
+  }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg) {
+  struct pconn *c = arg;
+  if (what & BEV_EVENT_TIMEOUT) {
+    c->ps->d->stats.errors[SE_IDLE_CLOSED]++;
+  } else if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_input(bev))) {
+    count_error(c, SE_INCOMPLETE, "closed_mid_request");
+  }
+  conn_free(c);
+}
+
+static void on_accept(evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
+  struct policy_server *ps = arg;
+  struct daemon *d = ps->d;
+  if (ps->nconns >= (size_t)d->conf->max_connections) {
+    d->stats.errors[SE_CONN_REFUSED]++;
+    if (log_rl_allow(&ps->rl, daemon_now(), "policy_input"))
+      log_warn("policy_input", "error=connections_refused max_connections=%lld",
+               (long long)d->conf->max_connections);
+    close(fd);
+    return;
+  }
+  if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+    int one = 1; /* one small reply per request: never wait for Nagle */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  struct pconn *c = calloc(1, sizeof *c);
+  struct bufferevent *bev =
+      c ? bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+  if (!bev) {
+    free(c);
+    close(fd);
+    d->stats.errors[SE_INTERNAL]++;
+    return;
+  }
+  c->ps = ps;
+  c->bev = bev;
+  c->next = ps->conns;
+  if (ps->conns) ps->conns->prev = c;
+  ps->conns = c;
+  ps->nconns++;
+  d->stats.conns_current++;
+  d->stats.conns_total++;
+  struct timeval idle = {(time_t)d->conf->client_idle_timeout, 0};
+  bufferevent_setcb(bev, on_read, NULL, on_event, c);
+  bufferevent_set_timeouts(bev, &idle, NULL);
+  bufferevent_enable(bev, EV_READ);
+}
+
+struct policy_server *policy_server_new(struct daemon *d, char *err, size_t errlen) {
+  struct policy_server *ps = calloc(1, sizeof *ps);
+  if (!ps) return NULL;
+  ps->d = d;
+  ps->ls = listeners_open(d->base, d->conf->listen, d->conf->nlisten, 0666, on_accept, ps, err,
+                          errlen);
+  if (!ps->ls) {
+    free(ps);
+    return NULL;
+  }
+  return ps;
+}
+
+void policy_server_stop_listening(struct policy_server *ps) {
+  listeners_close(ps->ls);
+  ps->ls = NULL;
+}
+
+size_t policy_server_waiting(const struct policy_server *ps) { return ps->nwaiting; }
+
+void policy_server_free(struct policy_server *ps) {
+  if (!ps) return;
+  listeners_close(ps->ls);
+  while (ps->conns) conn_free(ps->conns);
+  free(ps);
+}
