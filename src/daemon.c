@@ -20,41 +20,14 @@
 #include "core/conf_internal.h"
 #include "core/log.h"
 #include "core/strmap.h"
-#include "engine/keytab.h"
+#include "store/persist.h"
 #include "ctl/ctl_server.h"
 #include "sources/policy_server.h"
-
-static const char per_prefix[PER__N] = {'a', 'd', 'c'};
-#define KEY_MAX_STORE (KEY_MAX + 3)
 
 int64_t daemon_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return (int64_t)ts.tv_sec;
-}
-
-struct batch {
-  struct store_op *ops;
-  size_t n, cap;
-  int failed;
-};
-
-static void emit(void *arg, enum limit_per per, const char *key, const uint8_t *data, size_t len) {
-  struct batch *b = arg;
-  char k[KEY_MAX_STORE];
-  int kl = snprintf(k, sizeof k, "%c:%s", per_prefix[per], key);
-  if (kl < 0 || (size_t)kl >= sizeof k ||
-      store_ops_add(&b->ops, &b->n, &b->cap, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
-    b->failed = 1;
-}
-
-static int add_susp_op(struct daemon *d, struct batch *b, const char *account) {
-  const struct susp *s = susptab_get(engine_suspensions(d->engine), account);
-  char *json = s ? susp_to_json(s) : NULL;
-  int rc = store_ops_add(&b->ops, &b->n, &b->cap, ST_SUSPENSIONS, account, strlen(account), json,
-                         json ? strlen(json) : 0);
-  free(json);
-  return rc;
 }
 
 static void on_flushed(void *arg, int rc, const char *err, const struct store_op *ops, size_t n) {
@@ -67,23 +40,19 @@ static void on_flushed(void *arg, int rc, const char *err, const struct store_op
   }
   d->stats.errors[SE_STORE]++;
   log_error("store_error", "what=flush error=\"%s\" ops=%zu retry=next_flush", err, n);
-  for (size_t i = 0; i < n; i++) {
-    if (ops[i].table == ST_SUSPENSIONS) continue; /* still in susp_retry */
-    for (int p = 0; p < PER__N; p++)
-      if (ops[i].key[0] == per_prefix[p]) engine_mark_dirty(d->engine, (enum limit_per)p, ops[i].key + 2);
-  }
+  persist_requeue(d->engine, ops, n); /* suspensions stay in susp_retry */
 }
 
 static void flush(struct daemon *d) {
   if (d->flushing) return; /* the last batch is still being written */
   struct batch b = {0};
-  engine_collect(d->engine, emit, &b);
+  int failed = persist_collect(d->engine, &b) < 0;
   size_t pos = 0;
   const char *acct;
   void *v;
   while (strmap_next(d->susp_retry, &pos, &acct, &v))
-    if (add_susp_op(d, &b, acct) < 0) b.failed = 1;
-  if (b.failed) {
+    if (persist_suspension(d->engine, acct, &b) < 0) failed = 1;
+  if (failed) {
     d->stats.errors[SE_INTERNAL]++;
     log_error("internal", "what=flush_batch error=out_of_memory");
   }
@@ -120,7 +89,7 @@ void daemon_persist_suspension(struct daemon *d, const char *account, persist_do
   struct batch b = {0};
   size_t al = strlen(account);
   struct persist_ctx *p = malloc(sizeof *p + al + 1);
-  if (!p || add_susp_op(d, &b, account) < 0) {
+  if (!p || persist_suspension(d->engine, account, &b) < 0) {
     store_ops_free(b.ops, b.n);
     free(p);
     if (strmap_set(d->susp_retry, account, d) < 0) d->stats.errors[SE_INTERNAL]++;
@@ -135,29 +104,6 @@ void daemon_persist_suspension(struct daemon *d, const char *account, persist_do
     free(p);
     if (done) done(arg, -1);
   }
-}
-
-static int load_counter(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
-  struct daemon *d = arg;
-  char k[KEY_MAX_STORE];
-  if (klen < 3 || klen >= sizeof k || key[1] != ':') return 0;
-  memcpy(k, key, klen);
-  k[klen] = 0;
-  for (int p = 0; p < PER__N; p++)
-    if (k[0] == per_prefix[p] && engine_load(d->engine, (enum limit_per)p, k + 2, val, vlen) < 0)
-      log_warn("store_load", "what=bad_record key=%s", k);
-  return 0;
-}
-
-static int load_susp(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
-  struct daemon *d = arg;
-  char k[KEY_MAX_STORE];
-  if (klen >= sizeof k) return 0;
-  memcpy(k, key, klen);
-  k[klen] = 0;
-  if (engine_load_suspension(d->engine, k, val, vlen) < 0)
-    log_warn("store_load", "what=bad_suspension account=%s", k);
-  return 0;
 }
 
 static void on_flush_timer(evutil_socket_t fd, short what, void *arg) { flush(arg); }
@@ -249,9 +195,9 @@ static int start(struct daemon *d) {
   char err[512];
   if (!(d->store = store_open(d->conf, err, sizeof err))) fatal("store: %s", err);
   if (!(d->engine = engine_new(d->conf)) || !(d->susp_retry = strmap_new())) fatal("out of memory");
-  if (store_scan(d->store, ST_COUNTERS, load_counter, d) < 0 ||
-      store_scan(d->store, ST_SUSPENSIONS, load_susp, d) < 0)
-    fatal("store: cannot read %s", d->conf->state_dir);
+  int bad = persist_load(d->engine, d->store);
+  if (bad < 0) fatal("store: cannot read %s", d->conf->state_dir);
+  if (bad > 0) log_warn("store_load", "skipped=%d note=bad_entries_ignored", bad);
   if (!(d->writer = writer_new(d->store, d->base))) fatal("cannot start the writer thread");
   if (!(d->policy = policy_server_new(d, err, sizeof err))) fatal("%s", err);
   if (!(d->ctl = ctl_server_new(d, err, sizeof err))) fatal("control socket: %s", err);

@@ -34,15 +34,19 @@ static int parse_one_limit(config_setting_t *s, struct limit *l, struct conf_err
   if (!config_setting_lookup_string(s, "name", &name) || !*name)
     return conf_fail(e, l->line, "limit: name must be a non-empty string");
   l->name = strdup(name);
-  if (!config_setting_lookup_string(s, "per", &per) || (l->per = pick(per, pers, 3)) < 0)
+  int ip, im, iw;
+  if (!config_setting_lookup_string(s, "per", &per) || (ip = pick(per, pers, 3)) < 0)
     return conf_fail(e, l->line, "limit %s: per must be account, sender_domain or client_address",
                      name);
-  if (!config_setting_lookup_string(s, "count", &count) || (l->metric = pick(count, mets, 4)) < 0)
+  l->per = (enum limit_per)ip;
+  if (!config_setting_lookup_string(s, "count", &count) || (im = pick(count, mets, 4)) < 0)
     return conf_fail(e, l->line,
                      "limit %s: count must be messages, recipients, external_recipients or "
                      "throttled", name);
-  if (!config_setting_lookup_string(s, "window", &win) || (l->win = pick(win, wins, 3)) < 0)
+  l->metric = (enum metric)im;
+  if (!config_setting_lookup_string(s, "window", &win) || (iw = pick(win, wins, 3)) < 0)
     return conf_fail(e, l->line, "limit %s: window must be minute, hour or day", name);
+  l->win = (enum window_kind)iw;
   if (!config_setting_lookup_int64(s, "max", &max) || max < 0 || max > 0xffffffffLL)
     return conf_fail(e, l->line, "limit %s: max must be an integer from 0 to 4294967295", name);
   l->max = (uint64_t)max;

@@ -1,0 +1,103 @@
+/* persist.c - mapping between engine state and store entries.
+ *
+ * Counter records live in the "counters" table under "a:ACCOUNT",
+ * "d:DOMAIN" or "c:ADDRESS"; suspensions in "suspensions" under the
+ * account, as JSON (readable with mdb_dump).
+ */
+#include "store/persist.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "engine/keytab.h"
+
+#define STORE_KEY_MAX (KEY_MAX + 3)
+
+static const char per_prefix[PER__N] = {'a', 'd', 'c'};
+
+struct collect_ctx {
+  struct batch *b;
+  int failed;
+};
+
+static void emit(void *arg, enum limit_per per, const char *key, const uint8_t *data, size_t len) {
+  struct collect_ctx *cx = arg;
+  char k[STORE_KEY_MAX];
+  int kl = snprintf(k, sizeof k, "%c:%s", per_prefix[per], key);
+  if (kl < 0 || (size_t)kl >= sizeof k ||
+      store_ops_add(&cx->b->ops, &cx->b->n, &cx->b->cap, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
+    cx->failed = 1;
+}
+
+int persist_collect(struct engine *e, struct batch *b) {
+  struct collect_ctx cx = {b, 0};
+  engine_collect(e, emit, &cx);
+  return cx.failed ? -1 : 0;
+}
+
+int persist_suspension(struct engine *e, const char *account, struct batch *b) {
+  const struct susp *s = susptab_get(engine_suspensions(e), account);
+  char *json = s ? susp_to_json(s) : NULL;
+  if (s && !json) return -1;
+  int rc = store_ops_add(&b->ops, &b->n, &b->cap, ST_SUSPENSIONS, account, strlen(account), json,
+                         json ? strlen(json) : 0);
+  free(json);
+  return rc;
+}
+
+struct load_ctx {
+  struct engine *e;
+  int bad;
+};
+
+static int load_counter(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
+  struct load_ctx *lx = arg;
+  char k[STORE_KEY_MAX];
+  int p = 0;
+  while (klen >= 3 && p < PER__N && key[0] != per_prefix[p]) p++;
+  if (klen < 3 || klen >= sizeof k || key[1] != ':' || p == PER__N) {
+    lx->bad++;
+    return 0;
+  }
+  memcpy(k, key, klen);
+  k[klen] = 0;
+  if (engine_load(lx->e, (enum limit_per)p, k + 2, val, vlen) < 0) {
+    log_warn("store_load", "what=bad_record key=%s", k);
+    lx->bad++;
+  }
+  return 0;
+}
+
+static int load_susp(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
+  struct load_ctx *lx = arg;
+  char k[STORE_KEY_MAX];
+  if (klen == 0 || klen >= sizeof k) {
+    lx->bad++;
+    return 0;
+  }
+  memcpy(k, key, klen);
+  k[klen] = 0;
+  if (engine_load_suspension(lx->e, k, val, vlen) < 0) {
+    log_warn("store_load", "what=bad_suspension account=%s", k);
+    lx->bad++;
+  }
+  return 0;
+}
+
+int persist_load(struct engine *e, struct store *s) {
+  struct load_ctx lx = {e, 0};
+  if (store_scan(s, ST_COUNTERS, load_counter, &lx) < 0 ||
+      store_scan(s, ST_SUSPENSIONS, load_susp, &lx) < 0)
+    return -1;
+  return lx.bad;
+}
+
+void persist_requeue(struct engine *e, const struct store_op *ops, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (ops[i].table != ST_COUNTERS || ops[i].klen < 3) continue;
+    for (int p = 0; p < PER__N; p++)
+      if (ops[i].key[0] == per_prefix[p]) engine_mark_dirty(e, (enum limit_per)p, ops[i].key + 2);
+  }
+}

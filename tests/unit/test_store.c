@@ -1,0 +1,200 @@
+/* test_store.c - LMDB persistence: counters and suspensions survive a
+ * reopen, idle keys expire, the map grows up to its cap and then fails
+ * cleanly. */
+#include "testutil.h"
+
+#include "engine/engine.h"
+#include "store/persist.h"
+#include "store/store.h"
+
+#define T0 1800000000
+
+static char dir[64];
+
+static struct conf *conf_in_dir(const char *extra) {
+  char text[4096];
+  snprintf(text, sizeof text,
+           "listen = [ \"inet:127.0.0.1:1\" ];\nstate_dir = \"%s\";\nlocal_domains = [ "
+           "\"example.edu\" ];\nlimits = ( { name = \"m\"; per = \"account\"; count = "
+           "\"messages\"; window = \"day\"; max = 1000; action = \"throttle\"; } );\n%s",
+           dir, extra);
+  return conf_from_text(text);
+}
+
+static int setup(void **state) {
+  snprintf(dir, sizeof dir, "/tmp/mf-store-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  return 0;
+}
+
+static int teardown(void **state) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void send(struct engine *e, const char *acct, int64_t now) {
+  struct txn t = {0};
+  struct verdict v;
+  struct event r = {EV_RCPT, acct, "example.edu", "192.0.2.7", "example.net", 0, &t};
+  struct event m = {EV_EOM, acct, "example.edu", "192.0.2.7", NULL, 1, &t};
+  assert_int_equal(engine_feed(e, &r, now, &v), 0);
+  assert_int_equal(engine_feed(e, &m, now, &v), 0);
+}
+
+static void write_all(struct engine *e, struct store *s) {
+  struct batch b = {0};
+  assert_int_equal(persist_collect(e, &b), 0);
+  char err[256];
+  if (b.n && store_apply(s, b.ops, b.n, err, sizeof err) < 0) fail_msg("apply: %s", err);
+  store_ops_free(b.ops, b.n);
+}
+
+static int64_t day_count(struct engine *e, const char *acct, int64_t now) {
+  int64_t c[MET__N][WIN__N];
+  if (!engine_counts(e, PER_ACCOUNT, acct, now, c)) return -1;
+  return c[MET_MESSAGES][WIN_DAY];
+}
+
+static void test_counters_and_suspensions_survive(void **state) {
+  struct conf *c = conf_in_dir("");
+  char err[256];
+  struct store *s = store_open(c, err, sizeof err);
+  assert_non_null(s);
+  struct engine *e = engine_new(c);
+  for (int i = 0; i < 7; i++) send(e, "alice", T0);
+  send(e, "bob", T0);
+  assert_int_equal(engine_suspend(e, "mallory", T0, "ctl:uid=0", "phished"), 0);
+  write_all(e, s);
+  struct batch b = {0};
+  assert_int_equal(persist_suspension(e, "mallory", &b), 0);
+  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), 0);
+  store_ops_free(b.ops, b.n);
+  engine_free(e);
+  store_close(s);
+
+  s = store_open(c, err, sizeof err);
+  e = engine_new(c);
+  assert_int_equal(persist_load(e, s), 0);
+  assert_int_equal(day_count(e, "alice", T0 + 60), 7);
+  assert_int_equal(day_count(e, "bob", T0 + 60), 1);
+  const struct susp *sp = susptab_get(engine_suspensions(e), "mallory");
+  assert_non_null(sp);
+  assert_string_equal(sp->reason, "phished");
+  assert_int_equal(sp->since, T0);
+  /* release is durable too */
+  assert_int_equal(engine_release(e, "mallory"), 1);
+  memset(&b, 0, sizeof b);
+  assert_int_equal(persist_suspension(e, "mallory", &b), 0);
+  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), 0);
+  store_ops_free(b.ops, b.n);
+  engine_free(e);
+  store_close(s);
+  s = store_open(c, err, sizeof err);
+  e = engine_new(c);
+  assert_int_equal(persist_load(e, s), 0);
+  assert_null(susptab_get(engine_suspensions(e), "mallory"));
+  struct store_stats st;
+  assert_int_equal(store_stats(s, &st), 0);
+  assert_int_equal(st.keys, 2); /* alice and bob; the release deleted mallory */
+  engine_free(e);
+  store_close(s);
+  conf_free(c);
+}
+
+static void test_idle_keys_expire(void **state) {
+  struct conf *c = conf_in_dir("idle_expiry = 3600;\n");
+  char err[256];
+  struct store *s = store_open(c, err, sizeof err);
+  struct engine *e = engine_new(c);
+  send(e, "old", T0);
+  send(e, "fresh", T0 + 2 * 86400);
+  write_all(e, s);
+  /* a sweep a day later: "old" has empty windows and idled long enough */
+  for (int i = 0; i < 16; i++) engine_sweep(e, T0 + 2 * 86400 + 60, 1 << 20);
+  assert_int_equal(day_count(e, "old", T0 + 2 * 86400 + 60), -1);
+  assert_int_equal(day_count(e, "fresh", T0 + 2 * 86400 + 60), 1);
+  write_all(e, s); /* carries the deletion */
+  engine_free(e);
+  store_close(s);
+  s = store_open(c, err, sizeof err);
+  e = engine_new(c);
+  assert_int_equal(persist_load(e, s), 0);
+  assert_int_equal(day_count(e, "old", T0 + 2 * 86400 + 60), -1);
+  assert_int_equal(day_count(e, "fresh", T0 + 2 * 86400 + 60), 1);
+  engine_free(e);
+  store_close(s);
+  conf_free(c);
+}
+
+static void fill(struct engine *e, int from, int n) {
+  char a[32];
+  for (int i = from; i < from + n; i++) {
+    snprintf(a, sizeof a, "user%07d@example.edu", i);
+    send(e, a, T0);
+  }
+}
+
+static void test_map_grows_then_caps(void **state) {
+  struct conf *c = conf_in_dir("store_map_size = \"1M\";\nstore_map_size_max = \"16M\";\n");
+  char err[256];
+  struct store *s = store_open(c, err, sizeof err);
+  struct engine *e = engine_new(c);
+  fill(e, 0, 20000); /* ~3 MB of records: more than the initial map */
+  write_all(e, s);
+  struct store_stats st;
+  assert_int_equal(store_stats(s, &st), 0);
+  assert_true(st.map_size > 1024 * 1024);
+  assert_true(st.keys >= 20000);
+  engine_free(e);
+  store_close(s);
+  conf_free(c);
+  /* a cap that cannot hold the batch: a clean error, nothing corrupted */
+  teardown(state);
+  setup(state);
+  c = conf_in_dir("store_map_size = \"1M\";\nstore_map_size_max = \"1M\";\n");
+  s = store_open(c, err, sizeof err);
+  e = engine_new(c);
+  fill(e, 0, 20000);
+  struct batch b = {0};
+  assert_int_equal(persist_collect(e, &b), 0);
+  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), -1);
+  assert_non_null(strstr(err, "MDB_MAP_FULL"));
+  /* the failed batch is requeued: the records are dirty again */
+  persist_requeue(e, b.ops, b.n);
+  store_ops_free(b.ops, b.n);
+  memset(&b, 0, sizeof b);
+  assert_int_equal(persist_collect(e, &b), 0);
+  assert_int_equal(b.n, 20000);
+  store_ops_free(b.ops, b.n);
+  engine_free(e);
+  store_close(s);
+  conf_free(c);
+}
+
+static void test_bad_entries_skipped(void **state) {
+  struct conf *c = conf_in_dir("");
+  char err[256];
+  struct store *s = store_open(c, err, sizeof err);
+  struct batch b = {0};
+  assert_int_equal(store_ops_add(&b.ops, &b.n, &b.cap, ST_COUNTERS, "a:x", 3, "junk", 4), 0);
+  assert_int_equal(store_ops_add(&b.ops, &b.n, &b.cap, ST_COUNTERS, "zz", 2, "junk", 4), 0);
+  assert_int_equal(store_ops_add(&b.ops, &b.n, &b.cap, ST_SUSPENSIONS, "y", 1, "{", 1), 0);
+  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), 0);
+  store_ops_free(b.ops, b.n);
+  struct engine *e = engine_new(c);
+  assert_int_equal(persist_load(e, s), 3);
+  engine_free(e);
+  store_close(s);
+  conf_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_counters_and_suspensions_survive, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idle_keys_expire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_map_grows_then_caps, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_entries_skipped, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
