@@ -244,7 +244,8 @@ static int finish(struct conf *c, struct conf_err *e) {
     return conf_fail(e, 0, "store_map_size is larger than store_map_size_max");
   for (size_t i = 0; i < c->nlocal_domains; i++)
     for (char *p = c->local_domains[i]; *p; p++) *p = (char)tolower((unsigned char)*p);
-  qsort(c->local_domains, c->nlocal_domains, sizeof *c->local_domains, cmp_str);
+  if (c->nlocal_domains)
+    qsort(c->local_domains, c->nlocal_domains, sizeof *c->local_domains, cmp_str);
   free(c->sender_nets);
   c->sender_nets = calloc(c->nsender_account_networks + 1, sizeof *c->sender_nets);
   for (size_t i = 0; i < c->nsender_account_networks; i++)
@@ -267,40 +268,60 @@ struct conf *conf_defaults(void) {
   return c;
 }
 
-struct conf *conf_load(const char *file, char *err, size_t errlen) {
-  err[0] = 0;
-  struct conf_err e = {file, err, errlen};
-  config_t cf;
-  config_init(&cf);
-  if (config_read_file(&cf, file) != CONFIG_TRUE) {
-    if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-      snprintf(err, errlen, "%s:0: cannot read the file", file);
-    else
-      snprintf(err, errlen, "%s:%d: %s", config_error_file(&cf) ? config_error_file(&cf) : file,
-               config_error_line(&cf), config_error_text(&cf));
-    config_destroy(&cf);
-    return NULL;
-  }
-  struct conf *c = new_defaults(&e);
-  config_setting_t *root = config_root_setting(&cf);
+/* Build a conf from a parsed libconfig tree; NULL with e set on error. */
+static struct conf *conf_from_tree(config_t *cf, struct conf_err *e) {
+  struct conf *c = new_defaults(e);
+  config_setting_t *root = config_root_setting(cf);
   for (int i = 0; c && i < config_setting_length(root); i++) {
     config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
     const char *name = config_setting_name(s);
     size_t k = 0;
     while (k < conf_nkeys && strcmp(conf_keys[k].name, name) != 0) k++;
     int rc = k == conf_nkeys
-                 ? conf_fail(&e, config_setting_source_line(s), "unknown key '%s'", name)
-                 : set_from_setting(&conf_keys[k], c, s, &e);
+                 ? conf_fail(e, config_setting_source_line(s), "unknown key '%s'", name)
+                 : set_from_setting(&conf_keys[k], c, s, e);
     if (rc < 0) {
       conf_free(c);
       c = NULL;
     }
   }
-  if (c && finish(c, &e) < 0) {
+  if (c && finish(c, e) < 0) {
     conf_free(c);
     c = NULL;
   }
-  if (c) c->path = strdup(file);
+  return c;
+}
+
+static void syntax_error(config_t *cf, const char *file, char *err, size_t errlen) {
+  if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
+    snprintf(err, errlen, "%s:0: cannot read the file", file);
+  else
+    snprintf(err, errlen, "%s:%d: %s", config_error_file(cf) ? config_error_file(cf) : file,
+             config_error_line(cf), config_error_text(cf));
+}
+
+struct conf *conf_load(const char *file, char *err, size_t errlen) {
+  err[0] = 0;
+  struct conf_err e = {file, err, errlen};
+  config_t cf;
+  config_init(&cf);
+  struct conf *c = NULL;
+  if (config_read_file(&cf, file) != CONFIG_TRUE) syntax_error(&cf, file, err, errlen);
+  else if ((c = conf_from_tree(&cf, &e))) c->path = strdup(file);
+  config_destroy(&cf);
+  return c;
+}
+
+struct conf *conf_load_text(const char *text, const char *name, char *err, size_t errlen) {
+  err[0] = 0;
+  struct conf_err e = {name, err, errlen};
+  config_t cf;
+  config_init(&cf);
+  /* no @include from text: a config given as text must not read files */
+  config_set_include_dir(&cf, "/nonexistent");
+  struct conf *c = NULL;
+  if (config_read_string(&cf, text) != CONFIG_TRUE) syntax_error(&cf, name, err, errlen);
+  else c = conf_from_tree(&cf, &e);
   config_destroy(&cf);
   return c;
 }
@@ -321,6 +342,7 @@ void conf_free(struct conf *c) {
 
 bool conf_is_local_domain(const struct conf *c, const char *domain) {
   /* the full domain matches exact entries; ".parent" entries match subdomains */
+  if (!c->nlocal_domains) return false;
   for (const char *d = domain; d; d = strchr(d + 1, '.'))
     if (bsearch(&d, c->local_domains, c->nlocal_domains, sizeof *c->local_domains, cmp_str))
       return true;
@@ -331,7 +353,7 @@ int conf_group_of(const struct conf *c, const char *account) {
   const char *at = strrchr(account, '@');
   for (size_t g = 0; g < c->ngroups; g++) {
     const struct group *gr = &c->groups[g];
-    if (bsearch(&account, gr->accounts, gr->naccounts, sizeof *gr->accounts, cmp_str))
+    if (gr->naccounts && bsearch(&account, gr->accounts, gr->naccounts, sizeof *gr->accounts, cmp_str))
       return (int)g;
     if (at)
       for (size_t d = 0; d < gr->ndomains; d++)
@@ -345,6 +367,7 @@ static int cmp_exempt(const void *key, const void *elem) {
 }
 
 const struct exemption *conf_exemption(const struct conf *c, const char *account, int64_t now) {
+  if (!c->nexemptions) return NULL;
   const struct exemption *x =
       bsearch(account, c->exemptions, c->nexemptions, sizeof *c->exemptions, cmp_exempt);
   if (x && x->until && now >= x->until) return NULL;

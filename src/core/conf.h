@@ -93,6 +93,8 @@ struct conf {
 /* Load and validate FILE. On error returns NULL and writes "file:line: why"
  * to err. Caller frees with conf_free(). */
 struct conf *conf_load(const char *file, char *err, size_t errlen);
+/* Same as conf_load() from text in memory (name is used in errors). */
+struct conf *conf_load_text(const char *text, const char *name, char *err, size_t errlen);
 /* Built-in defaults only (no file). Caller frees with conf_free(). */
 struct conf *conf_defaults(void);
 void conf_free(struct conf *c);

@@ -113,7 +113,7 @@ static int parse_members(struct group *g, config_setting_t *m, struct conf_err *
       g->accounts[g->naccounts++] = lower_dup(v);
     }
   }
-  qsort(g->accounts, g->naccounts, sizeof *g->accounts, cmp_str);
+  if (g->naccounts) qsort(g->accounts, g->naccounts, sizeof *g->accounts, cmp_str);
   return 0;
 }
 
@@ -168,7 +168,7 @@ int conf_parse_exemptions(struct conf *c, config_setting_t *s, struct conf_err *
                        acct);
     if (config_setting_lookup_string(xs, "reason", &reason)) x->reason = strdup(reason);
   }
-  qsort(c->exemptions, c->nexemptions, sizeof *c->exemptions, cmp_exempt);
+  if (c->nexemptions) qsort(c->exemptions, c->nexemptions, sizeof *c->exemptions, cmp_exempt);
   for (size_t i = 1; i < c->nexemptions; i++)
     if (strcmp(c->exemptions[i - 1].account, c->exemptions[i].account) == 0)
       return conf_fail(e, c->exemptions[i].line, "exemption %s: listed twice",
