@@ -77,6 +77,8 @@ if ! ninja -C build >>"$LOGDIR/build.log" 2>&1; then
 fi
 
 say "== unit and integration tests"
+run_tap docs/readme-config-keys tap_cmd "README lists every config key as the parser knows it" \
+  tools/update-readme-keys.sh --check
 unit_tests build build
 integration_tests build build
 
