@@ -10,6 +10,7 @@
 #include "daemon.h"
 
 #include <event2/event.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "core/conf_internal.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "engine/keytab.h"
 #include "store/persist.h"
 #include "ctl/ctl_server.h"
 #include "sources/policy_server.h"
@@ -30,22 +32,28 @@ int64_t daemon_now(void) {
   return (int64_t)ts.tv_sec;
 }
 
-static void on_flushed(void *arg, int rc, const char *err, const struct store_op *ops, size_t n) {
+static void on_flushed(void *arg, int rc, const char *err, const struct store_batch *b) {
   struct daemon *d = arg;
   d->flushing = false;
   if (rc == 0) {
-    for (size_t i = 0; i < n; i++)
-      if (ops[i].table == ST_SUSPENSIONS) strmap_del(d->susp_retry, ops[i].key);
+    char acct[KEY_MAX + 1];
+    for (size_t i = 0; i < b->n; i++) {
+      const struct store_op *o = &b->ops[i];
+      if (o->table != ST_SUSPENSIONS || o->klen >= sizeof acct) continue;
+      memcpy(acct, store_op_key(b, o), o->klen);
+      acct[o->klen] = 0;
+      strmap_del(d->susp_retry, acct);
+    }
     return;
   }
   d->stats.errors[SE_STORE]++;
-  log_error("store_error", "what=flush error=\"%s\" ops=%zu retry=next_flush", err, n);
-  persist_requeue(d->engine, ops, n); /* suspensions stay in susp_retry */
+  log_error("store_error", "what=flush error=\"%s\" ops=%zu retry=next_flush", err, b->n);
+  persist_requeue(d->engine, b); /* suspensions stay in susp_retry */
 }
 
 static void flush(struct daemon *d) {
   if (d->flushing) return; /* the last batch is still being written */
-  struct batch b = {0};
+  struct store_batch b = {0};
   int failed = persist_collect(d->engine, &b) < 0;
   size_t pos = 0;
   const char *acct;
@@ -57,11 +65,11 @@ static void flush(struct daemon *d) {
     log_error("internal", "what=flush_batch error=out_of_memory");
   }
   if (b.n == 0) {
-    free(b.ops);
+    store_batch_clear(&b);
     return;
   }
   d->flushing = true;
-  if (writer_submit(d->writer, b.ops, b.n, on_flushed, d) < 0) d->flushing = false;
+  if (writer_submit(d->writer, &b, on_flushed, d) < 0) d->flushing = false;
 }
 
 struct persist_ctx {
@@ -71,8 +79,7 @@ struct persist_ctx {
   char account[];
 };
 
-static void on_susp_written(void *arg, int rc, const char *err, const struct store_op *ops,
-                            size_t n) {
+static void on_susp_written(void *arg, int rc, const char *err, const struct store_batch *b) {
   struct persist_ctx *p = arg;
   if (rc < 0) {
     p->d->stats.errors[SE_STORE]++;
@@ -86,11 +93,11 @@ static void on_susp_written(void *arg, int rc, const char *err, const struct sto
 
 void daemon_persist_suspension(struct daemon *d, const char *account, persist_done_fn done,
                                void *arg) {
-  struct batch b = {0};
+  struct store_batch b = {0};
   size_t al = strlen(account);
   struct persist_ctx *p = malloc(sizeof *p + al + 1);
   if (!p || persist_suspension(d->engine, account, &b) < 0) {
-    store_ops_free(b.ops, b.n);
+    store_batch_clear(&b);
     free(p);
     if (strmap_set(d->susp_retry, account, d) < 0) d->stats.errors[SE_INTERNAL]++;
     if (done) done(arg, -1);
@@ -100,7 +107,7 @@ void daemon_persist_suspension(struct daemon *d, const char *account, persist_do
   p->done = done;
   p->arg = arg;
   memcpy(p->account, account, al + 1);
-  if (writer_submit(d->writer, b.ops, b.n, on_susp_written, p) < 0) {
+  if (writer_submit(d->writer, &b, on_susp_written, p) < 0) {
     free(p);
     if (done) done(arg, -1);
   }
@@ -224,6 +231,9 @@ int daemon_run(const char *path) {
   if (log_setup(d.conf->log_level, d.conf->log_target, d.conf->syslog_facility) < 0)
     fatal("cannot set up logging");
   signal(SIGPIPE, SIG_IGN);
+  /* flush batches are one big arena each: have glibc map them so that they
+   * go back to the kernel when freed, instead of staying in the heap */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   raise_fd_limit(d.conf->max_connections);
   if (!(d.base = event_base_new())) fatal("cannot create the event loop");
   d.stats.started = daemon_now();

@@ -3,7 +3,9 @@
  * Memory per key is what the benchmark's "bytes per tracked account"
  * measures, so a slot is a 32-bit hash plus a pointer, records are one
  * allocation with the key inline, and deletion shifts entries back
- * (linear probing without tombstones).  Load factor stays at most 3/4.
+ * (linear probing without tombstones).  Load factor stays at most 7/8:
+ * with a well-mixed hash, probe runs stay short, and the table costs about
+ * 14 bytes per key instead of 24 at 1/2.
  */
 #include "engine/keytab.h"
 
@@ -20,9 +22,12 @@ struct keytab {
 };
 
 static uint32_t hash_key(const char *k, size_t len) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a, folded */
+  uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix for linear probing */
   for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
-  return (uint32_t)(h ^ (h >> 32));
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return (uint32_t)h;
 }
 
 static int nrings(uint16_t mask) { return __builtin_popcount(mask); }
@@ -120,7 +125,7 @@ struct rec *keytab_put(struct keytab *t, const char *key, size_t len, uint16_t m
   uint32_t h = hash_key(key, len);
   size_t i = find(t, key, len, h);
   if (t->recs[i]) return t->recs[i];
-  if ((t->n + 1) * 4 > t->cap * 3) {
+  if ((t->n + 1) * 8 > t->cap * 7) {
     if (grow(t) < 0) return NULL;
     i = find(t, key, len, h);
   }

@@ -18,7 +18,7 @@
 static const char per_prefix[PER__N] = {'a', 'd', 'c'};
 
 struct collect_ctx {
-  struct batch *b;
+  struct store_batch *b;
   int failed;
 };
 
@@ -27,22 +27,22 @@ static void emit(void *arg, enum limit_per per, const char *key, const uint8_t *
   char k[STORE_KEY_MAX];
   int kl = snprintf(k, sizeof k, "%c:%s", per_prefix[per], key);
   if (kl < 0 || (size_t)kl >= sizeof k ||
-      store_ops_add(&cx->b->ops, &cx->b->n, &cx->b->cap, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
+      store_batch_add(cx->b, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
     cx->failed = 1;
 }
 
-int persist_collect(struct engine *e, struct batch *b) {
+int persist_collect(struct engine *e, struct store_batch *b) {
   struct collect_ctx cx = {b, 0};
   engine_collect(e, emit, &cx);
   return cx.failed ? -1 : 0;
 }
 
-int persist_suspension(struct engine *e, const char *account, struct batch *b) {
+int persist_suspension(struct engine *e, const char *account, struct store_batch *b) {
   const struct susp *s = susptab_get(engine_suspensions(e), account);
   char *json = s ? susp_to_json(s) : NULL;
   if (s && !json) return -1;
-  int rc = store_ops_add(&b->ops, &b->n, &b->cap, ST_SUSPENSIONS, account, strlen(account), json,
-                         json ? strlen(json) : 0);
+  int rc = store_batch_add(b, ST_SUSPENSIONS, account, strlen(account), json,
+                           json ? strlen(json) : 0);
   free(json);
   return rc;
 }
@@ -94,10 +94,14 @@ int persist_load(struct engine *e, struct store *s) {
   return lx.bad;
 }
 
-void persist_requeue(struct engine *e, const struct store_op *ops, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (ops[i].table != ST_COUNTERS || ops[i].klen < 3) continue;
+void persist_requeue(struct engine *e, const struct store_batch *b) {
+  char k[STORE_KEY_MAX];
+  for (size_t i = 0; i < b->n; i++) {
+    const struct store_op *o = &b->ops[i];
+    if (o->table != ST_COUNTERS || o->klen < 3 || o->klen >= sizeof k) continue;
+    memcpy(k, store_op_key(b, o), o->klen);
+    k[o->klen] = 0;
     for (int p = 0; p < PER__N; p++)
-      if (ops[i].key[0] == per_prefix[p]) engine_mark_dirty(e, (enum limit_per)p, ops[i].key + 2);
+      if (k[0] == per_prefix[p]) engine_mark_dirty(e, (enum limit_per)p, k + 2);
   }
 }

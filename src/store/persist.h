@@ -7,20 +7,15 @@
 #include "engine/engine.h"
 #include "store/store.h"
 
-struct batch {
-  struct store_op *ops;
-  size_t n, cap;
-};
-
 /* Append the engine's dirty records and dropped keys to b. 0, or -1 out of memory. */
-int persist_collect(struct engine *e, struct batch *b) __attribute__((warn_unused_result));
+int persist_collect(struct engine *e, struct store_batch *b) __attribute__((warn_unused_result));
 /* Append the current suspension state (put or delete) of account. 0 or -1. */
-int persist_suspension(struct engine *e, const char *account, struct batch *b)
+int persist_suspension(struct engine *e, const char *account, struct store_batch *b)
     __attribute__((warn_unused_result));
 /* Load counters and suspensions from s. Returns how many entries were bad
  * and skipped, or -1 when the store cannot be read. */
 int persist_load(struct engine *e, struct store *s) __attribute__((warn_unused_result));
 /* After a failed write: mark the counter keys of ops dirty again. */
-void persist_requeue(struct engine *e, const struct store_op *ops, size_t n);
+void persist_requeue(struct engine *e, const struct store_batch *b);
 
 #endif

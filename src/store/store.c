@@ -43,47 +43,45 @@ int store_scan(struct store *s, enum store_table t, store_scan_fn cb, void *arg)
   return s->be->scan(s->h, t, cb, arg);
 }
 
-int store_apply(struct store *s, const struct store_op *ops, size_t n, char *err, size_t errlen) {
-  return s->be->apply(s->h, ops, n, err, errlen);
+int store_apply(struct store *s, const struct store_batch *b, char *err, size_t errlen) {
+  return s->be->apply(s->h, b, err, errlen);
 }
 
 int store_stats(struct store *s, struct store_stats *st) { return s->be->stats(s->h, st); }
 
-int store_ops_add(struct store_op **ops, size_t *n, size_t *cap, enum store_table t,
-                  const char *key, size_t klen, const void *val, size_t vlen) {
-  if (*n == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 64;
-    struct store_op *no = realloc(*ops, ncap * sizeof *no);
-    if (!no) return -1;
-    *ops = no;
-    *cap = ncap;
-  }
-  struct store_op *o = &(*ops)[*n];
-  memset(o, 0, sizeof *o);
-  o->table = (uint8_t)t;
-  o->del = val == NULL;
-  o->key = malloc(klen + 1);
-  if (!o->key) return -1;
-  memcpy(o->key, key, klen);
-  o->key[klen] = 0;
-  o->klen = klen;
-  if (val) {
-    o->val = malloc(vlen ? vlen : 1);
-    if (!o->val) {
-      free(o->key);
-      return -1;
-    }
-    memcpy(o->val, val, vlen);
-    o->vlen = vlen;
-  }
-  (*n)++;
+static int reserve(void **p, size_t *cap, size_t need, size_t elem, size_t first) {
+  if (need <= *cap) return 0;
+  size_t ncap = *cap ? *cap : first;
+  while (ncap < need) ncap *= 2;
+  void *np = realloc(*p, ncap * elem);
+  if (!np) return -1;
+  *p = np;
+  *cap = ncap;
   return 0;
 }
 
-void store_ops_free(struct store_op *ops, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(ops[i].key);
-    free(ops[i].val);
-  }
-  free(ops);
+int store_batch_add(struct store_batch *b, enum store_table t, const char *key, size_t klen,
+                    const void *val, size_t vlen) {
+  if (klen > UINT32_MAX || vlen > UINT32_MAX ||
+      reserve((void **)&b->ops, &b->cap, b->n + 1, sizeof *b->ops, 64) < 0 ||
+      reserve((void **)&b->arena, &b->acap, b->used + klen + vlen + 1, 1, 4096) < 0)
+    return -1;
+  struct store_op *o = &b->ops[b->n++];
+  o->table = (uint8_t)t;
+  o->del = val == NULL;
+  o->klen = (uint32_t)klen;
+  o->koff = b->used;
+  memcpy(b->arena + b->used, key, klen);
+  b->used += klen;
+  o->vlen = val ? (uint32_t)vlen : 0;
+  o->voff = b->used;
+  if (val && vlen) memcpy(b->arena + b->used, val, vlen);
+  b->used += o->vlen;
+  return 0;
+}
+
+void store_batch_clear(struct store_batch *b) {
+  free(b->ops);
+  free(b->arena);
+  memset(b, 0, sizeof *b);
 }

@@ -92,14 +92,14 @@ static int lmdb_scan(void *h, enum store_table t, store_scan_fn cb, void *arg) {
   return rc;
 }
 
-static int apply_once(struct lmdb_store *s, const struct store_op *ops, size_t n) {
+static int apply_once(struct lmdb_store *s, const struct store_batch *b) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
   if (rc) return rc;
-  for (size_t i = 0; i < n; i++) {
-    MDB_val k = {ops[i].klen, ops[i].key}, v = {ops[i].vlen, ops[i].val};
-    rc = ops[i].del ? mdb_del(txn, s->dbi[ops[i].table], &k, NULL)
-                    : mdb_put(txn, s->dbi[ops[i].table], &k, &v, 0);
+  for (size_t i = 0; i < b->n; i++) {
+    const struct store_op *o = &b->ops[i];
+    MDB_val k = {o->klen, (void *)store_op_key(b, o)}, v = {o->vlen, (void *)store_op_val(b, o)};
+    rc = o->del ? mdb_del(txn, s->dbi[o->table], &k, NULL) : mdb_put(txn, s->dbi[o->table], &k, &v, 0);
     if (rc == MDB_NOTFOUND) rc = 0;
     if (rc) {
       mdb_txn_abort(txn);
@@ -109,10 +109,10 @@ static int apply_once(struct lmdb_store *s, const struct store_op *ops, size_t n
   return mdb_txn_commit(txn);
 }
 
-static int lmdb_apply(void *h, const struct store_op *ops, size_t n, char *err, size_t errlen) {
+static int lmdb_apply(void *h, const struct store_batch *b, char *err, size_t errlen) {
   struct lmdb_store *s = h;
   for (;;) {
-    int rc = apply_once(s, ops, n);
+    int rc = apply_once(s, b);
     if (rc == 0) return 0;
     if (rc == MDB_MAP_FULL && s->map_size < s->map_max) {
       size_t want = s->map_size * 2 > s->map_max ? s->map_max : s->map_size * 2;

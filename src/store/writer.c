@@ -19,8 +19,7 @@
 #include <unistd.h>
 
 struct job {
-  struct store_op *ops;
-  size_t n;
+  struct store_batch b;
   writer_done_fn done;
   void *arg;
   int rc;
@@ -65,13 +64,13 @@ static void *run(void *arg) {
     w->todo = j->next;
     if (!w->todo) w->todo_tail = &w->todo;
     pthread_mutex_unlock(&w->mu);
-    j->rc = store_apply(w->st, j->ops, j->n, j->err, sizeof j->err);
+    j->rc = store_apply(w->st, &j->b, j->err, sizeof j->err);
     struct store_stats ss;
     int have = store_stats(w->st, &ss) == 0;
     pthread_mutex_lock(&w->mu);
     if (have) w->stats.store = ss;
     w->stats.batches++;
-    w->stats.ops += j->n;
+    w->stats.ops += j->b.n;
     if (j->rc < 0) {
       w->stats.errors++;
       memcpy(w->stats.last_error, j->err, sizeof w->stats.last_error);
@@ -92,8 +91,8 @@ static void reap(struct writer *w) {
   pthread_mutex_unlock(&w->mu);
   while (j) {
     struct job *next = j->next;
-    if (j->done) j->done(j->arg, j->rc, j->err, j->ops, j->n);
-    store_ops_free(j->ops, j->n);
+    if (j->done) j->done(j->arg, j->rc, j->err, &j->b);
+    store_batch_clear(&j->b);
     free(j);
     pthread_mutex_lock(&w->mu);
     w->pending--;
@@ -131,18 +130,17 @@ fail:
   return NULL;
 }
 
-int writer_submit(struct writer *w, struct store_op *ops, size_t n, writer_done_fn done,
-                  void *arg) {
+int writer_submit(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg) {
   struct job *j = calloc(1, sizeof *j);
   pthread_mutex_lock(&w->mu);
   if (!j || w->stop) {
     pthread_mutex_unlock(&w->mu);
     free(j);
-    store_ops_free(ops, n);
+    store_batch_clear(b);
     return -1;
   }
-  j->ops = ops;
-  j->n = n;
+  j->b = *b;
+  memset(b, 0, sizeof *b);
   j->done = done;
   j->arg = arg;
   push(&w->todo, &w->todo_tail, j);

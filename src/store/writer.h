@@ -11,18 +11,17 @@ struct event_base;
 struct writer;
 
 /* Called on the event-loop thread once the batch is durable (rc 0) or
- * failed (rc -1, err set). The writer frees ops after it returns. */
-typedef void (*writer_done_fn)(void *arg, int rc, const char *err, const struct store_op *ops,
-                               size_t n);
+ * failed (rc -1, err set). The writer frees the batch after it returns. */
+typedef void (*writer_done_fn)(void *arg, int rc, const char *err, const struct store_batch *b);
 
 /* Start the thread; it owns nothing of st (borrowed until writer_free). */
 struct writer *writer_new(struct store *st, struct event_base *base);
 /* Stop the thread after the queued batches; runs their callbacks. */
 void writer_free(struct writer *w);
-/* Queue a batch (ownership of ops passes to the writer). 0, or -1 if the
- * writer is stopping (ops are freed, done is not called). */
-int writer_submit(struct writer *w, struct store_op *ops, size_t n, writer_done_fn done,
-                  void *arg) __attribute__((warn_unused_result));
+/* Queue a batch: its contents move to the writer and *b is zeroed. 0, or
+ * -1 if the writer is stopping (the batch is freed, done is not called). */
+int writer_submit(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg)
+    __attribute__((warn_unused_result));
 /* Block until every queued batch is written and its callback ran. */
 void writer_drain(struct writer *w);
 /* Batches waiting or being written. */

@@ -43,11 +43,11 @@ static void send(struct engine *e, const char *acct, int64_t now) {
 }
 
 static void write_all(struct engine *e, struct store *s) {
-  struct batch b = {0};
+  struct store_batch b = {0};
   assert_int_equal(persist_collect(e, &b), 0);
   char err[256];
-  if (b.n && store_apply(s, b.ops, b.n, err, sizeof err) < 0) fail_msg("apply: %s", err);
-  store_ops_free(b.ops, b.n);
+  if (b.n && store_apply(s, &b, err, sizeof err) < 0) fail_msg("apply: %s", err);
+  store_batch_clear(&b);
 }
 
 static int64_t day_count(struct engine *e, const char *acct, int64_t now) {
@@ -66,10 +66,10 @@ static void test_counters_and_suspensions_survive(void **state) {
   send(e, "bob", T0);
   assert_int_equal(engine_suspend(e, "mallory", T0, "ctl:uid=0", "phished"), 0);
   write_all(e, s);
-  struct batch b = {0};
+  struct store_batch b = {0};
   assert_int_equal(persist_suspension(e, "mallory", &b), 0);
-  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), 0);
-  store_ops_free(b.ops, b.n);
+  assert_int_equal(store_apply(s, &b, err, sizeof err), 0);
+  store_batch_clear(&b);
   engine_free(e);
   store_close(s);
 
@@ -86,8 +86,8 @@ static void test_counters_and_suspensions_survive(void **state) {
   assert_int_equal(engine_release(e, "mallory"), 1);
   memset(&b, 0, sizeof b);
   assert_int_equal(persist_suspension(e, "mallory", &b), 0);
-  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), 0);
-  store_ops_free(b.ops, b.n);
+  assert_int_equal(store_apply(s, &b, err, sizeof err), 0);
+  store_batch_clear(&b);
   engine_free(e);
   store_close(s);
   s = store_open(c, err, sizeof err);
@@ -156,17 +156,17 @@ static void test_map_grows_then_caps(void **state) {
   s = store_open(c, err, sizeof err);
   e = engine_new(c);
   fill(e, 0, 20000);
-  struct batch b = {0};
+  struct store_batch b = {0};
   assert_int_equal(persist_collect(e, &b), 0);
-  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), -1);
+  assert_int_equal(store_apply(s, &b, err, sizeof err), -1);
   assert_non_null(strstr(err, "MDB_MAP_FULL"));
   /* the failed batch is requeued: the records are dirty again */
-  persist_requeue(e, b.ops, b.n);
-  store_ops_free(b.ops, b.n);
+  persist_requeue(e, &b);
+  store_batch_clear(&b);
   memset(&b, 0, sizeof b);
   assert_int_equal(persist_collect(e, &b), 0);
   assert_int_equal(b.n, 20000);
-  store_ops_free(b.ops, b.n);
+  store_batch_clear(&b);
   engine_free(e);
   store_close(s);
   conf_free(c);
@@ -176,12 +176,12 @@ static void test_bad_entries_skipped(void **state) {
   struct conf *c = conf_in_dir("");
   char err[256];
   struct store *s = store_open(c, err, sizeof err);
-  struct batch b = {0};
-  assert_int_equal(store_ops_add(&b.ops, &b.n, &b.cap, ST_COUNTERS, "a:x", 3, "junk", 4), 0);
-  assert_int_equal(store_ops_add(&b.ops, &b.n, &b.cap, ST_COUNTERS, "zz", 2, "junk", 4), 0);
-  assert_int_equal(store_ops_add(&b.ops, &b.n, &b.cap, ST_SUSPENSIONS, "y", 1, "{", 1), 0);
-  assert_int_equal(store_apply(s, b.ops, b.n, err, sizeof err), 0);
-  store_ops_free(b.ops, b.n);
+  struct store_batch b = {0};
+  assert_int_equal(store_batch_add(&b, ST_COUNTERS, "a:x", 3, "junk", 4), 0);
+  assert_int_equal(store_batch_add(&b, ST_COUNTERS, "zz", 2, "junk", 4), 0);
+  assert_int_equal(store_batch_add(&b, ST_SUSPENSIONS, "y", 1, "{", 1), 0);
+  assert_int_equal(store_apply(s, &b, err, sizeof err), 0);
+  store_batch_clear(&b);
   struct engine *e = engine_new(c);
   assert_int_equal(persist_load(e, s), 3);
   engine_free(e);
