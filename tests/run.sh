@@ -80,6 +80,7 @@ say "== unit and integration tests"
 run_tap docs/readme-config-keys tap_cmd "README lists every config key as the parser knows it" \
   tools/update-readme-keys.sh --check
 unit_tests build build
+run_tap bed/selftest bash tests/bed/selftest.sh
 integration_tests build build
 
 if [ -z "${SKIP_ASAN:-}" ]; then

@@ -340,6 +340,25 @@ void conf_free(struct conf *c) {
   free(c);
 }
 
+int conf_account_name(const struct conf *c, const char *raw, size_t rawlen, char *out, size_t len) {
+  size_t o = 0;
+  int trunc = 0;
+  for (size_t i = 0; i < rawlen; i++) {
+    if (o + 1 >= len) {
+      trunc = 1;
+      break;
+    }
+    out[o++] = (char)tolower((unsigned char)raw[i]);
+  }
+  out[o] = 0;
+  if (o && *c->account_domain && !memchr(out, '@', o)) {
+    int n = snprintf(out + o, len - o, "@%s", c->account_domain);
+    if (n < 0 || (size_t)n >= len - o) trunc = 1;
+    for (char *p = out + o; *p; p++) *p = (char)tolower((unsigned char)*p);
+  }
+  return trunc ? -1 : 0;
+}
+
 bool conf_is_local_domain(const struct conf *c, const char *domain) {
   /* the full domain matches exact entries; ".parent" entries match subdomains */
   if (!c->nlocal_domains) return false;

@@ -64,6 +64,7 @@ struct conf {
   double idle_expiry;
   char **local_domains; /* sorted, lowercased; ".x" means x's subdomains */
   size_t nlocal_domains;
+  char *account_domain;
   char **sender_account_networks;
   size_t nsender_account_networks;
   struct netmask *sender_nets; /* parsed from the above */
@@ -99,6 +100,10 @@ struct conf *conf_load_text(const char *text, const char *name, char *err, size_
 struct conf *conf_defaults(void);
 void conf_free(struct conf *c);
 
+/* The account for a login or sender: lowercased, with "@account_domain"
+ * added to a bare name (so "dave" and "dave@example.edu" are one account).
+ * Writes at most len bytes; returns 0, or -1 if it had to truncate. */
+int conf_account_name(const struct conf *c, const char *raw, size_t rawlen, char *out, size_t len);
 /* True if the (lowercased) recipient domain is one of ours. */
 bool conf_is_local_domain(const struct conf *c, const char *domain);
 /* Group index of an account (lowercased), or -1 for the default limits. */

@@ -34,6 +34,9 @@ const struct conf_key conf_keys[] = {
      NULL, "Keys with no activity for this long (seconds) and empty windows are dropped."},
     {"local_domains", KT_STRLIST, "", 0, 0, NULL, true, OFF(local_domains), OFF(nlocal_domains),
      NULL, "Our domains; recipients elsewhere are external. \".example.edu\" matches subdomains."},
+    {"account_domain", KT_STR, "", 0, 0, NULL, true, OFF(account_domain), NOCOUNT, NULL,
+     "Domain added to logins without one, so that \"dave\" and \"dave@example.edu\" are one "
+     "account (Dovecot accepts both when username_format=%n). Empty: names are kept as they are."},
     {"sender_account_networks", KT_STRLIST, "", 0, 0, NULL, true, OFF(sender_account_networks),
      OFF(nsender_account_networks), NULL,
      "Client networks (CIDR) whose unauthenticated submissions (webmail without SASL, web "

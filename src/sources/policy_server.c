@@ -118,7 +118,7 @@ static void handle(struct pconn *c, const struct policy_req *r) {
   }
   char account[KEY_MAX + 1], sender[KEY_MAX + 1], client[64], rcpt[KEY_MAX + 1], stage[24];
   char num[24];
-  (void)sv_copy_lower(account, sizeof account, r->sasl_username);
+  (void)conf_account_name(conf, r->sasl_username.p, r->sasl_username.len, account, sizeof account);
   (void)sv_copy_lower(sender, sizeof sender, r->sender);
   (void)sv_copy(client, sizeof client, r->client_address);
   (void)sv_copy_lower(rcpt, sizeof rcpt, r->recipient);
@@ -127,7 +127,7 @@ static void handle(struct pconn *c, const struct policy_req *r) {
     struct netaddr a;
     if (netaddr_parse(client, strlen(client), &a) == 0 &&
         netmask_list_contains(conf->sender_nets, conf->nsender_account_networks, &a))
-      memcpy(account, sender, sizeof account);
+      (void)conf_account_name(conf, sender, strlen(sender), account, sizeof account);
   }
   uint64_t rc = 0;
   if (sv_copy(num, sizeof num, r->recipient_count) < 0 ||

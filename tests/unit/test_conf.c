@@ -99,6 +99,24 @@ static void test_example_config(void **state) {
   free(text);
 }
 
+static void test_account_names(void **state) {
+  struct conf *c = conf_from_text(BASE_CONF "account_domain = \"Example.EDU\";\n");
+  char out[64];
+  assert_int_equal(conf_account_name(c, "Dave", 4, out, sizeof out), 0);
+  assert_string_equal(out, "dave@example.edu");
+  assert_int_equal(conf_account_name(c, "dave@Example.edu", 16, out, sizeof out), 0);
+  assert_string_equal(out, "dave@example.edu");
+  assert_int_equal(conf_account_name(c, "", 0, out, sizeof out), 0);
+  assert_string_equal(out, "");
+  assert_int_equal(conf_account_name(c, "averyveryverylongname", 21, out, 16), -1);
+  assert_int_equal(strlen(out), 15);
+  conf_free(c);
+  c = conf_from_text(BASE_CONF);
+  assert_int_equal(conf_account_name(c, "Dave", 4, out, sizeof out), 0);
+  assert_string_equal(out, "dave");
+  conf_free(c);
+}
+
 static void test_local_domains(void **state) {
   struct conf *c = conf_from_text(BASE_CONF);
   assert_true(conf_is_local_domain(c, "example.edu"));
@@ -115,6 +133,7 @@ int main(void) {
       cmocka_unit_test(test_defaults_valid_and_documented),
       cmocka_unit_test(test_example_config),
       cmocka_unit_test(test_local_domains),
+      cmocka_unit_test(test_account_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
