@@ -187,15 +187,30 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
   else shutdown_now(d);
 }
 
-static void raise_fd_limit(int64_t want) {
+#define FD_RESERVE 64 /* descriptors kept for the store, control socket, logs */
+
+/* Raise the descriptor limit for max_connections; returns the number of
+ * policy connections that really fit, so that accept() never runs dry. */
+static int64_t raise_fd_limit(int64_t want) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
-  rlim_t need = (rlim_t)want + 64;
-  if (rl.rlim_cur >= need) return;
-  rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
-    log_warn("fd_limit", "limit=%llu max_connections=%lld note=raise_LimitNOFILE",
-             (unsigned long long)rl.rlim_cur, (long long)want);
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return want;
+  rlim_t need = (rlim_t)want + FD_RESERVE;
+  if (rl.rlim_cur < need) {
+    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur >= need) return want;
+  int64_t fit = rl.rlim_cur > 2 * FD_RESERVE ? (int64_t)rl.rlim_cur - FD_RESERVE : (int64_t)rl.rlim_cur / 2;
+  log_warn("fd_limit", "limit=%llu max_connections=%lld effective=%lld note=raise_LimitNOFILE",
+           (unsigned long long)rl.rlim_cur, (long long)want, (long long)fit);
+  return fit;
+}
+
+/* libevent's own warnings, through our logger and its rate cap. */
+static void libevent_log(int severity, const char *msg) {
+  static struct log_rl rl;
+  if (severity < EVENT_LOG_WARN || !log_rl_allow(&rl, daemon_now(), "libevent")) return;
+  log_warn("libevent", "msg=\"%s\"", msg);
 }
 
 static int start(struct daemon *d) {
@@ -234,7 +249,8 @@ int daemon_run(const char *path) {
   /* flush batches are one big arena each: have glibc map them so that they
    * go back to the kernel when freed, instead of staying in the heap */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  raise_fd_limit(d.conf->max_connections);
+  d.max_conns = raise_fd_limit(d.conf->max_connections);
+  event_set_log_callback(libevent_log);
   if (!(d.base = event_base_new())) fatal("cannot create the event loop");
   d.stats.started = daemon_now();
   start(&d);

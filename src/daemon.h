@@ -29,6 +29,7 @@ struct daemon {
   struct ctl_server *ctl;
   struct event *ev_hup, *ev_term, *ev_int, *flush_timer, *sweep_timer;
   struct strmap *susp_retry; /* accounts whose suspension change is not yet on disk */
+  int64_t max_conns; /* max_connections, capped by the descriptor limit */
   bool flushing;
   bool stopping;
 };

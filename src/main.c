@@ -5,11 +5,13 @@
 #include "core/conf.h"
 #include "ctl/ctl_client.h"
 #include "daemon.h"
+#include "replay/replay.h"
 
 static int usage(void) {
   fputs("usage: mailfuse serve -c FILE           run the policy server\n"
         "       mailfuse check-config FILE       validate a config file\n"
         "       mailfuse ctl [-c FILE] [--json] COMMAND ...   (mailfuse ctl -h)\n"
+        "       mailfuse replay [-c FILE] [options] LOG...     (mailfuse replay -h)\n"
         "       mailfuse config-keys             every config key, with its default and doc\n"
         "       mailfuse version\n",
         stderr);
@@ -38,6 +40,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "check-config") && argc == 3) return check_config(argv[2]);
   if (!strcmp(cmd, "ctl")) return ctl_main(argc - 1, argv + 1);
+  if (!strcmp(cmd, "replay")) return replay_main(argc - 1, argv + 1);
   if (!strcmp(cmd, "config-keys")) {
     conf_print_keys(stdout);
     return 0;

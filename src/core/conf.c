@@ -312,6 +312,21 @@ struct conf *conf_load(const char *file, char *err, size_t errlen) {
   return c;
 }
 
+int conf_peek_control_socket(const char *file, char *out, size_t len) {
+  config_t cf;
+  config_init(&cf);
+  const char *v = NULL;
+  int rc = -1;
+  if (config_read_file(&cf, file) == CONFIG_TRUE) {
+    for (size_t i = 0; i < conf_nkeys; i++)
+      if (!strcmp(conf_keys[i].name, "control_socket")) v = conf_keys[i].def;
+    (void)config_lookup_string(&cf, "control_socket", &v);
+    rc = snprintf(out, len, "%s", v) < (int)len ? 0 : -1;
+  }
+  config_destroy(&cf);
+  return rc;
+}
+
 struct conf *conf_load_text(const char *text, const char *name, char *err, size_t errlen) {
   err[0] = 0;
   struct conf_err e = {name, err, errlen};

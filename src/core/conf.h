@@ -96,6 +96,10 @@ struct conf {
 struct conf *conf_load(const char *file, char *err, size_t errlen);
 /* Same as conf_load() from text in memory (name is used in errors). */
 struct conf *conf_load_text(const char *text, const char *name, char *err, size_t errlen);
+/* The control_socket of a file that may not validate (ctl must work while
+ * a broken config waits to be fixed). Writes the default when the key is
+ * absent; 0, or -1 when the file cannot be read or parsed at all. */
+int conf_peek_control_socket(const char *file, char *out, size_t len);
 /* Built-in defaults only (no file). Caller frees with conf_free(). */
 struct conf *conf_defaults(void);
 void conf_free(struct conf *c);

@@ -97,15 +97,20 @@ int ctl_main(int argc, char **argv) {
   json_t *req = n ? build_request(n, args) : NULL;
   if (!req) return usage();
   struct conf *c = NULL;
-  char err[512];
+  char err[512], peek[512];
   if (!sock) {
     c = conf_path ? conf_load(conf_path, err, sizeof err) : conf_defaults();
-    if (!c) {
+    if (c) {
+      sock = c->control_socket;
+    } else if (conf_path && conf_peek_control_socket(conf_path, peek, sizeof peek) == 0) {
+      /* the daemon still runs on the last good config: reach it anyway */
+      fprintf(stderr, "mailfuse ctl: warning: %s\n", err);
+      sock = peek;
+    } else {
       fprintf(stderr, "mailfuse ctl: %s\n", err);
       json_decref(req);
       return 1;
     }
-    sock = c->control_socket;
   }
   int fd = connect_to(sock);
   json_t *reply = NULL;

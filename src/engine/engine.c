@@ -129,6 +129,15 @@ static void charge(struct engine *e, struct rec *r, const uint64_t d[MET__N], ui
 static void deltas(const struct event *ev, bool is_ext, uint64_t d[MET__N]) {
   const struct txn *t = ev->txn;
   memset(d, 0, sizeof(uint64_t) * MET__N);
+  if (ev->kind == EV_LOG_RCPT) { /* recipients were charged with the message */
+    d[MET_EXTERNAL] = is_ext;
+    return;
+  }
+  if (ev->kind == EV_LOG_QUEUED) { /* externals follow with each EV_LOG_RCPT */
+    d[MET_MESSAGES] = 1;
+    d[MET_RECIPIENTS] = ev->rcpt_count;
+    return;
+  }
   if (t->charged) return;
   d[MET_MESSAGES] = 1;
   if (ev->kind == EV_RCPT) {
@@ -169,8 +178,10 @@ static void count_throttle(struct engine *e, struct rec *ra, const struct limit_
 
 int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct verdict *v) {
   const struct conf *c = e->conf;
-  struct txn *t = ev->txn;
+  struct txn none = {0};
+  struct txn *t = ev->txn ? ev->txn : &none;
   memset(v, 0, sizeof *v);
+  if (ev->kind == EV_LOGIN_OK || ev->kind == EV_LOGIN_FAIL) return 0; /* login signals: later */
   if (!ev->account || !*ev->account) {
     v->no_account = true;
     return 0;
@@ -187,13 +198,15 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
   struct rec *rc = get_rec(e, PER_CLIENT, ev->client, now);
   bool is_ext = ev->rcpt_domain && !conf_is_local_domain(c, ev->rcpt_domain);
   uint64_t d[MET__N];
-  deltas(ev, is_ext, d);
+  struct event evt = *ev;
+  evt.txn = t;
+  deltas(&evt, is_ext, d);
   const struct limit_set *als = conf_account_limits(c, group_of(e, ra, ev->account));
   if (!conf_exemption(c, ev->account, now64)) {
     limits_check(als, PER_ACCOUNT, ra, d, c->shadow, v);
     if (rd) limits_check(&c->limits, PER_SENDER_DOMAIN, rd, d, c->shadow, v);
     if (rc) limits_check(&c->limits, PER_CLIENT, rc, d, c->shadow, v);
-    if (v->action == ACT_THROTTLE && !t->throttled) {
+    if (v->action == ACT_THROTTLE && !t->throttled && ev->kind != EV_LOG_RCPT) {
       t->throttled = true;
       count_throttle(e, ra, als, now, v);
     }
@@ -210,7 +223,8 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
     t->rcpts++;
     t->ext += is_ext;
   }
-  bool charge_now = !t->charged && (ev->kind == EV_EOM || (ev->kind == EV_DATA && c->charge_at_data));
+  bool charge_now = ev->kind == EV_LOG_QUEUED || ev->kind == EV_LOG_RCPT ||
+                    (!t->charged && (ev->kind == EV_EOM || (ev->kind == EV_DATA && c->charge_at_data)));
   if (charge_now) {
     d[MET_THROTTLED] = 0;
     charge(e, ra, d, now);

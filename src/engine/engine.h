@@ -11,8 +11,20 @@
 
 /* What a source saw. Policy requests at RCPT propose one recipient; DATA
  * and END-OF-MESSAGE carry the accepted recipient count; other stages only
- * ask whether the account may go on. */
-enum ev_kind { EV_RCPT, EV_DATA, EV_EOM, EV_OTHER };
+ * ask whether the account may go on.  From logs: a message entered the
+ * queue with rcpt_count recipients (charged then, like END-OF-MESSAGE), and
+ * one recipient got its first delivery status (its domain decides whether
+ * it was external); logins succeed or fail. */
+enum ev_kind {
+  EV_RCPT,
+  EV_DATA,
+  EV_EOM,
+  EV_OTHER,
+  EV_LOG_QUEUED,
+  EV_LOG_RCPT,
+  EV_LOGIN_OK,
+  EV_LOGIN_FAIL,
+};
 
 #define INSTANCE_MAX 64
 
@@ -31,7 +43,7 @@ struct event {
   const char *client;        /* client address text; NULL when none */
   const char *rcpt_domain;   /* EV_RCPT, or DATA/EOM with one recipient; lowercased */
   uint32_t rcpt_count;       /* EV_DATA, EV_EOM */
-  struct txn *txn;           /* never NULL for policy events */
+  struct txn *txn;           /* the message in progress; NULL for log events */
 };
 
 #define VERDICT_HITS 8

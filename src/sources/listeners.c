@@ -6,13 +6,18 @@
 #include "sources/listeners.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "core/log.h"
 
 struct cbarg {
   listener_accept_fn cb;
@@ -20,6 +25,8 @@ struct cbarg {
 };
 
 struct listener_set {
+  struct event_base *base;
+  struct event *resume; /* re-enables accepting after a pause */
   struct evconnlistener **v;
   char **paths; /* unix paths to unlink, NULL for inet */
   size_t n;
@@ -30,6 +37,33 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
                       void *arg) {
   struct cbarg *c = arg;
   c->cb(fd, sa, salen, c->arg);
+}
+
+#define ACCEPT_PAUSE_MS 100
+
+static void on_resume(evutil_socket_t fd, short what, void *arg) {
+  struct listener_set *ls = arg;
+  for (size_t i = 0; i < ls->n; i++)
+    if (ls->v[i]) evconnlistener_enable(ls->v[i]);
+}
+
+/* accept() failed (out of descriptors, most likely): stop accepting for a
+ * moment instead of spinning on a socket that stays readable. */
+static void on_accept_error(struct evconnlistener *l, void *arg) {
+  /* libevent hands us the listener's argument: the cbarg inside the set */
+  struct listener_set *ls = (struct listener_set *)((char *)arg - offsetof(struct listener_set, cb));
+  int err = EVUTIL_SOCKET_ERROR();
+  static int64_t last_log;
+  int64_t now = (int64_t)time(NULL);
+  if (now != last_log) {
+    log_warn("accept_paused", "error=\"%s\" pause_ms=%d", evutil_socket_error_to_string(err),
+             ACCEPT_PAUSE_MS);
+    last_log = now;
+  }
+  for (size_t i = 0; i < ls->n; i++)
+    if (ls->v[i]) evconnlistener_disable(ls->v[i]);
+  struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+  event_add(ls->resume, &tv);
 }
 
 static int prepare_unix(const char *path, struct sockaddr_un *sun, char *err, size_t errlen) {
@@ -112,6 +146,12 @@ struct listener_set *listeners_open(struct event_base *base, char *const *specs,
     return NULL;
   }
   ls->cb = (struct cbarg){cb, arg};
+  ls->base = base;
+  if (!(ls->resume = evtimer_new(base, on_resume, ls))) {
+    listeners_close(ls);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
   for (size_t i = 0; i < n; i++) {
     ls->v[i] = open_one(base, specs[i], mode, &ls->cb, &ls->paths[i], err, errlen);
     ls->n = i + 1;
@@ -119,6 +159,7 @@ struct listener_set *listeners_open(struct event_base *base, char *const *specs,
       listeners_close(ls);
       return NULL;
     }
+    evconnlistener_set_error_cb(ls->v[i], on_accept_error);
   }
   return ls;
 }
@@ -132,6 +173,7 @@ void listeners_close(struct listener_set *ls) {
       free(ls->paths[i]);
     }
   }
+  if (ls->resume) event_free(ls->resume);
   free(ls->v);
   free(ls->paths);
   free(ls);

@@ -222,11 +222,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg) {
 static void on_accept(evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
   struct policy_server *ps = arg;
   struct daemon *d = ps->d;
-  if (ps->nconns >= (size_t)d->conf->max_connections) {
+  int64_t cap = d->conf->max_connections < d->max_conns ? d->conf->max_connections : d->max_conns;
+  if (ps->nconns >= (size_t)cap) {
     d->stats.errors[SE_CONN_REFUSED]++;
     if (log_rl_allow(&ps->rl, daemon_now(), "policy_input"))
       log_warn("policy_input", "error=connections_refused max_connections=%lld",
-               (long long)d->conf->max_connections);
+               (long long)cap);
     close(fd);
     return;
   }
