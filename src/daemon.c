@@ -24,6 +24,8 @@
 #include "engine/keytab.h"
 #include "store/persist.h"
 #include "ctl/ctl_server.h"
+#include "sources/logfeed.h"
+#include "sources/logsource.h"
 #include "sources/policy_server.h"
 
 int64_t daemon_now(void) {
@@ -55,6 +57,7 @@ static void flush(struct daemon *d) {
   if (d->flushing) return; /* the last batch is still being written */
   struct store_batch b = {0};
   int failed = persist_collect(d->engine, &b) < 0;
+  if (d->logs && logsource_collect(d->logs, &b) < 0) failed = 1;
   size_t pos = 0;
   const char *acct;
   void *v;
@@ -158,6 +161,7 @@ static void reload(struct daemon *d) {
     log_error("reload", "what=log_setup");
   warn_restart_keys(d->conf, nc);
   engine_set_conf(d->engine, nc);
+  if (d->logs) logfeed_set_conf(logsource_feed(d->logs), nc);
   struct conf *old = d->conf;
   d->conf = nc;
   conf_free(old);
@@ -220,6 +224,7 @@ static int start(struct daemon *d) {
   int bad = persist_load(d->engine, d->store);
   if (bad < 0) fatal("store: cannot read %s", d->conf->state_dir);
   if (bad > 0) log_warn("store_load", "skipped=%d note=bad_entries_ignored", bad);
+  if (!(d->logs = logsource_new(d, err, sizeof err))) fatal("logs: %s", err);
   if (!(d->writer = writer_new(d->store, d->base))) fatal("cannot start the writer thread");
   if (!(d->policy = policy_server_new(d, err, sizeof err))) fatal("%s", err);
   if (!(d->ctl = ctl_server_new(d, err, sizeof err))) fatal("control socket: %s", err);
@@ -262,6 +267,7 @@ int daemon_run(const char *path) {
   policy_server_free(d.policy);
   ctl_server_free(d.ctl);
   writer_free(d.writer);
+  logsource_free(d.logs);
   event_free(d.ev_hup);
   event_free(d.ev_term);
   event_free(d.ev_int);

@@ -16,6 +16,7 @@ struct event;
 struct policy_server;
 struct ctl_server;
 struct strmap;
+struct logsource;
 
 struct daemon {
   struct conf *conf; /* current; replaced whole on reload */
@@ -27,6 +28,7 @@ struct daemon {
   struct stats stats;
   struct policy_server *policy;
   struct ctl_server *ctl;
+  struct logsource *logs; /* live log files and journal */
   struct event *ev_hup, *ev_term, *ev_int, *flush_timer, *sweep_timer;
   struct strmap *susp_retry; /* accounts whose suspension change is not yet on disk */
   int64_t max_conns; /* max_connections, capped by the descriptor limit */

@@ -81,6 +81,8 @@ run_tap docs/readme-config-keys tap_cmd "README lists every config key as the pa
   tools/update-readme-keys.sh --check
 unit_tests build build
 run_tap bed/selftest bash tests/bed/selftest.sh
+# other projects' annotated logs: skipped (with the reason) when ../shared/corpora is absent
+run_tap conformance build/tests/conformance/conformance "${MAILFUSE_CORPORA:-$REPO/../shared/corpora}"
 integration_tests build build
 
 if [ -z "${SKIP_ASAN:-}" ]; then

@@ -209,6 +209,23 @@ static int set_from_setting(const struct conf_key *k, struct conf *c, config_set
   }
 }
 
+int conf_parse_tz(const char *s, int *offset) {
+  if (!strcmp(s, "local")) {
+    *offset = INT32_MIN;
+    return 0;
+  }
+  if (!strcmp(s, "UTC") || !strcmp(s, "Z")) {
+    *offset = 0;
+    return 0;
+  }
+  uint64_t hh, mm;
+  if ((s[0] != '+' && s[0] != '-') || strlen(s) != 5 || num_parse_u64(s + 1, 2, 14, &hh) < 0 ||
+      num_parse_u64(s + 3, 2, 59, &mm) < 0)
+    return -1;
+  *offset = (s[0] == '-' ? -1 : 1) * (int)(hh * 3600 + mm * 60);
+  return 0;
+}
+
 static struct conf *new_defaults(struct conf_err *e) {
   struct conf *c = calloc(1, sizeof *c);
   if (!c) return NULL;
@@ -253,6 +270,8 @@ static int finish(struct conf *c, struct conf_err *e) {
       return conf_fail(e, 0, "sender_account_networks: '%s' is not an address or CIDR network",
                        c->sender_account_networks[i]);
   c->charge_at_data = strcmp(c->charge_at, "data") == 0;
+  if (conf_parse_tz(c->log_timezone, &c->log_tz_offset) < 0)
+    return conf_fail(e, 0, "log_timezone: '%s' is not local, UTC or +HHMM", c->log_timezone);
   conf_derive_slots(c);
   return 0;
 }

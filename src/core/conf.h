@@ -76,6 +76,14 @@ struct conf {
   char *syslog_facility;
   double client_idle_timeout;
   int64_t max_connections;
+  char **log_files;
+  size_t nlog_files;
+  bool journal;
+  char *journal_directory;
+  char *log_timezone;
+  int log_tz_offset; /* derived from log_timezone; INT32_MIN = local time */
+  char *tail_from;
+  double tail_interval;
   char *throttle_text;
   char *hold_text;
   char *suspend_text;
@@ -100,6 +108,8 @@ struct conf *conf_load_text(const char *text, const char *name, char *err, size_
  * a broken config waits to be fixed). Writes the default when the key is
  * absent; 0, or -1 when the file cannot be read or parsed at all. */
 int conf_peek_control_socket(const char *file, char *out, size_t len);
+/* "local" (INT32_MIN), "UTC" or "+HHMM" into seconds east of UTC; 0 or -1. */
+int conf_parse_tz(const char *s, int *offset);
 /* Built-in defaults only (no file). Caller frees with conf_free(). */
 struct conf *conf_defaults(void);
 void conf_free(struct conf *c);

@@ -21,7 +21,7 @@
 #include "daemon.h"
 #include "engine/keytab.h"
 #include "sources/listeners.h"
-#include "sources/policy_server.h"
+#include "sources/logsource.h"
 
 struct ctl_server {
   struct daemon *d;
@@ -85,11 +85,12 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
   struct writer_stats ws;
   writer_get_stats(d->writer, &ws);
   json_t *errs = json_object();
+  json_t *logs = d->logs ? logsource_status(d->logs) : json_null();
   for (int e = 0; e < SE__N; e++)
     json_object_set_new(errs, stats_err_name(e), json_integer((json_int_t)d->stats.errors[e]));
   return json_pack(
       "{s:b,s:I,s:I,s:o,s:o,s:o,s:{s:I,s:I},s:{s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I},"
-      "s:{s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I}}",
+      "s:{s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I},s:o}",
       "ok", 1, "uptime", (json_int_t)(daemon_now() - d->stats.started), "requests",
       (json_int_t)d->stats.requests, "decisions", acts(d->stats.decisions), "shadow_decisions",
       acts(d->stats.shadow_decisions), "errors", errs, "connections", "current",
@@ -104,7 +105,8 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
       (json_int_t)engine_key_count(d->engine, PER_CLIENT), "suspended",
       (json_int_t)susptab_count(engine_suspensions(d->engine)), "config", "path",
       d->conf->path ? d->conf->path : "", "shadow", d->conf->shadow, "reloads",
-      (json_int_t)d->stats.reloads, "reload_failures", (json_int_t)d->stats.reload_failures);
+      (json_int_t)d->stats.reloads, "reload_failures", (json_int_t)d->stats.reload_failures, "logs",
+      logs);
 }
 
 static const char *account_arg(json_t *req, char *buf, size_t len) {

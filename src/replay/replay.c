@@ -37,6 +37,7 @@ struct src {
   size_t len;
   struct logline ll;
   uint64_t lineno, seq;
+  int64_t first_ts; /* of this input: on equal stamps the older file goes first */
   int too_long;
 };
 
@@ -94,6 +95,7 @@ static int advance(struct src *s, struct replay_run *run, FILE *unp, uint64_t *s
     run->lines++;
     if (!s->too_long && logline_split(s->line, s->len, &s->lt, &s->ll) == 0) {
       s->seq = (*seq)++;
+      if (!s->first_ts) s->first_ts = s->ll.ts ? s->ll.ts : 1;
       return 1;
     }
     enum logparse_miss m = s->too_long ? LM_TOO_LONG : LM_FRAME;
@@ -104,9 +106,14 @@ static int advance(struct src *s, struct replay_run *run, FILE *unp, uint64_t *s
   }
 }
 
+/* Time order; lines with equal stamps (one-second logs) keep their file's
+ * order, and between files the one that began earlier (the rotated, older
+ * file) goes first, so that a message's lines split over two files stay in
+ * order whatever the order of the files on the command line. */
 static int earlier(const struct src *a, const struct src *b) {
   if (a->ll.ts != b->ll.ts) return a->ll.ts < b->ll.ts;
   if (a->ll.usec != b->ll.usec) return a->ll.usec < b->ll.usec;
+  if (a != b && a->first_ts != b->first_ts) return a->first_ts < b->first_ts;
   return a->seq < b->seq;
 }
 
@@ -231,7 +238,8 @@ int replay_main(int argc, char **argv) {
       break;
     }
     int64_t ref = o.as_of ? o.as_of : input_mtime(srcs[i].in);
-    srcs[i].lt = (struct logtime){0, 0, local_offset(ref), ref};
+    int tz = c->log_tz_offset == INT32_MIN ? local_offset(ref) : c->log_tz_offset;
+    srcs[i].lt = (struct logtime){0, 0, tz, ref};
   }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);

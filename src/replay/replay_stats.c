@@ -86,6 +86,7 @@ static void note_action(struct acct_stats *a, const struct logfeed_result *r) {
   enum action act = r->v.action;
   if (act == ACT_DUNNO && r->v.nhits == 0) return;
   if (act == ACT_DUNNO) act = ACT_ALERT; /* shadow hits: would alert */
+  if (act == ACT_REJECT) act = ACT_SUSPEND; /* refused because suspended earlier */
   if (!a->first_action_ts) {
     a->first_action_ts = r->lev->ts;
     a->first_action = act;
@@ -158,10 +159,11 @@ void replay_stats_on_result(void *arg, const struct logfeed_result *r) {
   if (!a->first_ts) a->first_ts = r->lev->ts;
   a->last_ts = r->lev->ts;
   enum logev_kind k = r->lev->kind;
+  /* the action first: the message that triggers it is not "before" it */
+  if (r->fed) note_action(a, r);
   if (k == LE_LOGIN_OK || k == LE_LOGIN_FAIL) note_login(a, r);
   if ((k == LE_QUEUED || k == LE_ARRIVAL) && !r->duplicate) on_message(a, r);
   if (k == LE_DELIVERY && !r->duplicate) on_recipient(s, a, r);
-  if (r->fed) note_action(a, r);
 }
 
 static int by_first_action(const void *x, const void *y) {

@@ -8,7 +8,10 @@
  *   YYYY-MM-DDTHH:MM:SS[.f][zone] host prog[pid]: msg  rsyslog RFC 3339, journalctl short-iso
  *   <either stamp> prog: Level: msg                    no host: Dovecot log_path file
  *   YYYY-MM-DD HH:MM:SS[.f][ +ZZZZ][ [pid]] msg        Exim mainlog
- * A docker/compose "name-1  | " prefix is tried when no stamp starts the line.
+ *   @4000000064380a71xxxxxxxx prog: Level: msg          daemontools multilog (TAI64N)
+ * When no stamp starts the line, a docker/compose "name-1  | " prefix is
+ * skipped, and last "host prog[pid]: YYYY-MM-DD HH:MM:SS msg" (a syslog
+ * that dropped its stamp, Exim's own stamp left in the message) is tried.
  *
  * After a "YYYY-MM-DD HH:MM:SS" stamp (space, not 'T') the line is Exim's
  * unless its first word is a "prog:" (Dovecot log_path) or it is followed
@@ -40,9 +43,7 @@ struct stamp {
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-static bool is_alnum(char c) {
-  return is_digit(c) || is_lower(c) || (c >= 'A' && c <= 'Z');
-}
+static bool is_alnum(char c) { return is_digit(c) || is_lower(c) || (c >= 'A' && c <= 'Z'); }
 
 /* n decimal digits at p (p + n <= end checked by the caller), or -1. */
 static int digits(const char *p, int n) {
@@ -58,8 +59,7 @@ static int digits(const char *p, int n) {
 static int month_of(const char *p) {
   static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
   for (int i = 0; i < 12; i++)
-    if (p[0] == names[3 * i] && p[1] == names[3 * i + 1] && p[2] == names[3 * i + 2])
-      return i + 1;
+    if (p[0] == names[3 * i] && p[1] == names[3 * i + 1] && p[2] == names[3 * i + 2]) return i + 1;
   return 0;
 }
 
@@ -118,8 +118,10 @@ static const char *parse_zone(const char *p, const char *end, struct stamp *s) {
   if (end - p < 3) return NULL;
   int h = digits(p + 1, 2), m = 0;
   const char *q = p + 3;
-  if (end - q >= 3 && *q == ':') m = digits(q + 1, 2), q += 3;
-  else if (end - q >= 2 && is_digit(*q)) m = digits(q, 2), q += 2;
+  if (end - q >= 3 && *q == ':')
+    m = digits(q + 1, 2), q += 3;
+  else if (end - q >= 2 && is_digit(*q))
+    m = digits(q, 2), q += 2;
   if (h < 0 || h > 23 || m < 0 || m > 59) return NULL;
   s->has_zone = true;
   s->off = sign * (h * 3600 + m * 60);
@@ -198,8 +200,8 @@ static int infer_year(struct logtime *t, int mon) {
 
 static void stamp_time(struct stamp *s, struct logtime *t, struct logline *out) {
   int64_t year = s->has_year ? s->year : infer_year(t, s->mon);
-  int64_t secs = days_from_civil(year, s->mon, s->day) * 86400 + s->hour * 3600 + s->min * 60 +
-                 s->sec;
+  int64_t secs =
+      days_from_civil(year, s->mon, s->day) * 86400 + s->hour * 3600 + s->min * 60 + s->sec;
   out->ts = secs - (s->has_zone ? s->off : t->tz_offset);
   out->usec = s->usec;
 }
@@ -274,9 +276,12 @@ static int split_syslog(const char *p, const char *end, struct logline *out) {
 /* Exim message ids: 6-6-2 ("1gsu1C-003dCu-Hb") or, since 4.97, 6-11-4. */
 static bool is_exim_id(const char *p, const char *end) {
   size_t n = (size_t)(end - p), second;
-  if (n == 16) second = 13;
-  else if (n == 23) second = 18;
-  else return false;
+  if (n == 16)
+    second = 13;
+  else if (n == 23)
+    second = 18;
+  else
+    return false;
   for (size_t i = 0; i < n; i++)
     if ((i == 6 || i == second) ? p[i] != '-' : !is_alnum(p[i])) return false;
   return true;
@@ -357,11 +362,37 @@ static int split_5424(const char *p, const char *end, struct logtime *t, struct 
   return 0;
 }
 
+static int hexval(char c) {
+  if (is_digit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* "@" + 24 hex digits: 2^62 + 10 + unix seconds (djb's TAI64 label, leap
+ * seconds ignored as multilog does), then nanoseconds. */
+static int split_tai64n(const char *p, const char *end, struct logline *out) {
+  uint64_t v[2] = {0, 0};
+  if (end - p < 26 || p[25] != ' ') return -1;
+  for (int i = 0; i < 24; i++) {
+    int h = hexval(p[1 + i]);
+    if (h < 0) return -1;
+    v[i >= 16] = v[i >= 16] * 16 + (uint64_t)h;
+  }
+  const uint64_t base = ((uint64_t)1 << 62) + 10;
+  if (v[0] < base || v[0] - base > INT64_MAX / 2 || v[1] > 999999999) return -1;
+  if (split_syslog(p + 26, end, out) < 0) return -1;
+  out->ts = (int64_t)(v[0] - base);
+  out->usec = (uint32_t)(v[1] / 1000);
+  return 0;
+}
+
 /* A line starting with a stamp (no PRI, no container prefix). */
 static int split_framed(const char *p, const char *end, struct logtime *t, struct logline *out) {
   struct stamp s;
   const char *q;
   char sep = 'T';
+  if (p < end && *p == '@') return split_tai64n(p, end, out);
   if (p < end && *p == '[') {
     if (!(q = parse_roundcube(p, end, &s)) || end - q < 1 || *q != ':') return -1;
     q += (end - q >= 2 && q[1] == ' ') ? 2 : 1;
@@ -393,6 +424,23 @@ static const char *skip_container(const char *p, const char *end) {
   return q < end && *q == ' ' ? q + 1 : q;
 }
 
+/* "host prog[pid]: YYYY-MM-DD HH:MM:SS[ +ZZZZ] msg": the stamp comes from the message. */
+static int split_stampless(const char *p, const char *end, struct logtime *t, struct logline *out) {
+  struct stamp s;
+  char sep;
+  if (split_syslog(p, end, out) < 0 || out->kind != LL_SYSLOG) return -1;
+  const char *m = out->msg.p, *q = parse_iso(m, end, &s, &sep);
+  if (!q || q == end || *q != ' ') return -1;
+  q++;
+  if (!s.has_zone && end - q >= 6 && (*q == '+' || *q == '-') && q[5] == ' ') {
+    const char *z = parse_zone(q, end, &s);
+    if (z == q + 5) q = z + 1;
+  }
+  out->msg = (struct strview){q, (size_t)(end - q)};
+  stamp_time(&s, t, out);
+  return 0;
+}
+
 /* "<PRI>" then "1 " (RFC 5424) or any other frame; -1 when not a PRI. */
 static int split_pri(const char *p, const char *end, struct logtime *t, struct logline *out) {
   const char *q = p + 1;
@@ -410,7 +458,7 @@ int logline_split(const char *line, size_t len, struct logtime *t, struct loglin
   if (line < end && *line == '<') return split_pri(line, end, t, out);
   if (split_framed(line, end, t, out) == 0) return 0;
   const char *rest = skip_container(line, end);
-  if (!rest) return -1;
-  if (rest < end && *rest == '<') return split_pri(rest, end, t, out);
-  return split_framed(rest, end, t, out);
+  if (rest && rest < end && *rest == '<') return split_pri(rest, end, t, out);
+  if (rest && split_framed(rest, end, t, out) == 0) return 0;
+  return split_stampless(line, end, t, out);
 }

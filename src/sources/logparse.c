@@ -10,6 +10,7 @@
  * Pure: no state; ev is cleared, then source, ts and usec are set before the
  * per-format parser runs.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "sources/logparse_internal.h"
@@ -31,6 +32,7 @@ static const struct prog_entry progs[] = {
     {"managesieve-login", LS_DOVECOT, parse_dovecot, false},
     {"auth", LS_DOVECOT, parse_dovecot, false},
     {"auth-worker", LS_DOVECOT, parse_dovecot, false},
+    {"dovecot-auth", LS_DOVECOT, parse_dovecot, false}, /* Dovecot 1.x */
     {"roundcube", LS_ROUNDCUBE, parse_roundcube, false},
     {"exim", LS_EXIM, parse_exim, false},
     {"exim4", LS_EXIM, parse_exim, false},
@@ -51,6 +53,16 @@ static const struct prog_entry progs[] = {
     {"doveadm", LS_DOVECOT, parse_dovecot, true},
     {"dict", LS_DOVECOT, parse_dovecot, true},
     {"quota-status", LS_DOVECOT, parse_dovecot, true},
+    {"replicator", LS_DOVECOT, parse_dovecot, true},
+    {"aggregator", LS_DOVECOT, parse_dovecot, true},
+    {"director", LS_DOVECOT, parse_dovecot, true},
+    {"deliver", LS_DOVECOT, parse_dovecot, true},
+    {"ssl-params", LS_DOVECOT, parse_dovecot, true},
+    {"imap-hibernate", LS_DOVECOT, parse_dovecot, true},
+    {"imap-urlauth", LS_DOVECOT, parse_dovecot, true},
+    {"imap-urlauth-worker", LS_DOVECOT, parse_dovecot, true},
+    {"dns-client", LS_DOVECOT, parse_dovecot, true},
+    {"health-check", LS_DOVECOT, parse_dovecot, true},
 };
 
 /* The program name without Dovecot's "(user,...)<session>" decoration. */
@@ -107,8 +119,9 @@ const char *logev_kind_name(enum logev_kind k) {
 
 const char *logparse_miss_name(enum logparse_miss m) {
   static const char *const names[LM__N] = {
-      [LM_NONE] = "none",         [LM_FRAME] = "frame",     [LM_TOO_LONG] = "too_long",
-      [LM_POSTFIX] = "postfix",   [LM_DOVECOT] = "dovecot", [LM_ROUNDCUBE] = "roundcube",
+      [LM_NONE] = "none",         [LM_FRAME] = "frame",
+      [LM_TOO_LONG] = "too_long", [LM_POSTFIX] = "postfix",
+      [LM_DOVECOT] = "dovecot",   [LM_ROUNDCUBE] = "roundcube",
       [LM_EXIM] = "exim",         [LM_OTHER_PROGRAM] = "other_program",
   };
   return (unsigned)m < LM__N && names[m] ? names[m] : "unknown";

@@ -28,6 +28,8 @@
 #include "daemon.h"
 #include "engine/keytab.h"
 #include "sources/listeners.h"
+#include "sources/logfeed.h"
+#include "sources/logsource.h"
 #include "sources/policy_codec.h"
 
 /* Unread replies a client may leave before it counts as a slow reader. */
@@ -154,6 +156,10 @@ static void handle(struct pconn *c, const struct policy_req *r) {
     n = reply_format(conf, &v, account, reply, sizeof reply);
   }
   count_decision(&d->stats, &v);
+  if (ev.kind == EV_EOM && c->txn.charged && r->queue_id.len && logsource_active(d->logs)) {
+    char qid[64];
+    if (sv_copy(qid, sizeof qid, r->queue_id) == 0) logfeed_mark_policy(logsource_feed(d->logs), qid, daemon_now());
+  }
   struct decision_ctx dc = {account, client, sender, stage, c->txn.instance, ev.rcpt_count};
   decision_log(&dc, &v, conf->shadow);
   if (v.suspended_now) {
