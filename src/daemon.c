@@ -120,7 +120,7 @@ static void on_flush_timer(evutil_socket_t fd, short what, void *arg) { flush(ar
 
 static void on_sweep_timer(evutil_socket_t fd, short what, void *arg) {
   struct daemon *d = arg;
-  engine_sweep(d->engine, daemon_now(), 4096);
+  engine_sweep(d->engine, engine_latest(d->engine), 4096);
 }
 
 static void arm_flush_timer(struct daemon *d) {

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 
@@ -34,12 +35,18 @@ void decision_log(const struct decision_ctx *d, const struct verdict *v, bool gl
     snprintf(detail, sizeof detail, " limit=%s count=%llu max=%llu metric=%s window=%s", l->name,
              (unsigned long long)count, (unsigned long long)l->max, conf_metric_name(l->metric),
              conf_window_name(l->win));
-  char would[40] = "";
+  char would[40] = "", at[40] = "";
+  if (d->at) {
+    time_t t = (time_t)d->at;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(at, sizeof at, " at=%Y-%m-%dT%H:%M:%SZ", &tm);
+  }
   if (worst && (!v->limit || worst->limit->action > v->action))
     snprintf(would, sizeof would, " would=%s", conf_action_name(worst->limit->action));
-  log_info("decision", "account=%s client=%s sender=%s stage=%s action=%s%s%s shadow=%s%s%s%s",
+  log_info("decision", "account=%s client=%s sender=%s stage=%s%s action=%s%s%s shadow=%s%s%s%s",
            esc(a, sizeof a, d->account), esc(cl, sizeof cl, d->client),
-           esc(s, sizeof s, d->sender), d->stage, conf_action_name(v->action), would, detail,
+           esc(s, sizeof s, d->sender), d->stage, at, conf_action_name(v->action), would, detail,
            (worst && !v->limit) || global_shadow ? "yes" : "no", *hits ? " hits=" : "", hits,
            v->was_suspended ? " reason=suspended" : "");
 }

@@ -7,6 +7,7 @@
 struct decision_ctx {
   const char *account, *client, *sender, *stage, *instance;
   uint32_t rcpt_count;
+  int64_t at; /* time of the log line the decision came from; 0 for live requests */
 };
 
 /* Log the verdict if it is anything but a DUNNO without hits. */

@@ -28,6 +28,7 @@ struct engine {
   size_t ngone, gcap;
   size_t sweep_pos[PER__N];
   int sweep_per;
+  int64_t latest; /* the latest time fed: the engine's own "now" for expiry */
 };
 
 struct engine *engine_new(const struct conf *conf) {
@@ -181,6 +182,7 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
   struct txn none = {0};
   struct txn *t = ev->txn ? ev->txn : &none;
   memset(v, 0, sizeof *v);
+  if (now64 > e->latest) e->latest = now64;
   if (ev->kind == EV_LOGIN_OK || ev->kind == EV_LOGIN_FAIL) return 0; /* login signals: later */
   if (!ev->account || !*ev->account) {
     v->no_account = true;
@@ -283,6 +285,8 @@ bool engine_throttled(struct engine *e, const char *account, int64_t now,
   }
   return false;
 }
+
+int64_t engine_latest(const struct engine *e) { return e->latest; }
 
 size_t engine_key_count(const struct engine *e, enum limit_per per) {
   return keytab_count(e->tab[per]);

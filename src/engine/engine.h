@@ -95,6 +95,9 @@ int engine_group_of(struct engine *e, const char *account);
 bool engine_throttled(struct engine *e, const char *account, int64_t now,
                       const struct limit **limit);
 size_t engine_key_count(const struct engine *e, enum limit_per per);
+/* The latest time any event was fed at: expiry goes by event time, so that
+ * old log lines read late are judged as replay judges them. */
+int64_t engine_latest(const struct engine *e);
 /* Iterate keys of a kind: *pos starts at 0; returns the key or NULL. */
 const char *engine_next_key(const struct engine *e, enum limit_per per, size_t *pos);
 

@@ -24,6 +24,13 @@ static json_t *topk_json(const struct topk *t, const char *name) {
   return a;
 }
 
+static json_t *decisions_json(const struct acct_stats *a) {
+  json_t *o = json_object();
+  for (int i = 0; i < ACT__N; i++)
+    if (a->decisions[i]) json_object_set_new(o, conf_action_name((enum action)i), json_integer((json_int_t)a->decisions[i]));
+  return o;
+}
+
 static json_t *acct_json(const struct acct_stats *a) {
   char ts[32];
   json_t *marks = json_array(), *logins = json_array(), *hours = json_array();
@@ -41,7 +48,7 @@ static json_t *acct_json(const struct acct_stats *a) {
   char first[32];
   return json_pack(
       "{s:s,s:{s:s,s:s,s:s},s:s,s:{s:{s:I,s:I},s:{s:I,s:I}},s:{s:I,s:I},s:{s:I,s:I,s:o},"
-      "s:o,s:o,s:o,s:o}",
+      "s:o,s:o,s:o,s:o,s:o}",
       "account", a->account, "first_action", "action", conf_action_name(a->first_action), "at",
       replay_iso(a->first_action_ts, first, sizeof first), "reason",
       a->nmarks ? a->marks[0].reason : "", "worst_action", conf_action_name(a->worst_action), "sent",
@@ -51,7 +58,7 @@ static json_t *acct_json(const struct acct_stats *a) {
       (json_int_t)a->stopped_msgs, "recipients", (json_int_t)a->stopped_rcpts, "logins", "ok",
       (json_int_t)a->logins_ok, "failed", (json_int_t)a->logins_fail, "marks", logins, "actions",
       marks, "hours", hours, "top_recipient_domains", topk_json(a->domains, "domain"),
-      "client_addresses", topk_json(a->clients, "address"));
+      "client_addresses", topk_json(a->clients, "address"), "decisions", decisions_json(a));
 }
 
 json_t *replay_facts(struct replay_run *run) {

@@ -84,6 +84,7 @@ static void add_hour(struct acct_stats *a, int64_t ts, uint32_t msgs, uint32_t r
 
 static void note_action(struct acct_stats *a, const struct logfeed_result *r) {
   enum action act = r->v.action;
+  if (act != ACT_DUNNO || r->v.nhits) a->decisions[act]++;
   if (act == ACT_DUNNO && r->v.nhits == 0) return;
   if (act == ACT_DUNNO) act = ACT_ALERT; /* shadow hits: would alert */
   if (act == ACT_REJECT) act = ACT_SUSPEND; /* refused because suspended earlier */

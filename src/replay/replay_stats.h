@@ -37,6 +37,7 @@ struct acct_stats {
   int64_t first_ts, last_ts;
   int64_t first_action_ts;                    /* 0 = never */
   enum action first_action, worst_action;
+  uint64_t decisions[ACT__N]; /* verdicts by action, as the live decision log would count them */
   struct mark marks[STATS_MARKS];
   size_t nmarks;
   struct login_mark logins[STATS_LOGINS];

@@ -62,7 +62,7 @@ static void on_result(void *arg, const struct logfeed_result *r) {
   char stage[32], sender[320] = "";
   snprintf(stage, sizeof stage, "log:%s", logev_kind_name(r->lev->kind));
   (void)sv_copy(sender, sizeof sender, r->lev->sender);
-  struct decision_ctx dc = {r->account, r->client, sender, stage, "", r->nrcpt};
+  struct decision_ctx dc = {r->account, r->client, sender, stage, "", r->nrcpt, r->lev->ts};
   decision_log(&dc, &r->v, ls->d->conf->shadow);
   if (r->v.suspended_now) daemon_persist_suspension(ls->d, r->account, NULL, NULL);
 }

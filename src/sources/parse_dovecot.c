@@ -225,8 +225,10 @@ static int dc_elements(struct strview elems, struct logev *ev) {
     after_user = (size_t)end + 1;
   }
   long m = SV_FIND(sv_from(before, after_user), ", method=");
-  if (m >= 0) ev->method = sv_until(sv_from(before, after_user + (size_t)m + 9), ',');
-  else if (after_user == 0 && SV_STARTS(before, "method=")) ev->method = sv_until(sv_from(before, 7), ',');
+  if (m >= 0)
+    ev->method = sv_until(sv_from(before, after_user + (size_t)m + 9), ',');
+  else if (after_user == 0 && SV_STARTS(before, "method="))
+    ev->method = sv_until(sv_from(before, 7), ',');
   size_t after_ip = ip_at + ev->ip.len;
   ev->lip = dc_elem(elems, after_ip, "lip=");
   long s = SV_RFIND(sv_from(elems, after_ip), ", session=<");
@@ -359,6 +361,14 @@ static int dc_pam_unix(struct strview v, struct logev *ev) {
   return 0;
 }
 
+/* The failure reason of text, also behind one 2.4 "passdb[(name)]: " prefix. */
+static struct strview dc_reason_of(struct strview text) {
+  struct strview r = dc_auth_reason(text), after;
+  struct dc_proc drv;
+  if (r.len == 0 && dc_proc_split(text, &drv, &after) == 0) r = dc_auth_reason(after);
+  return r;
+}
+
 /* Fill a LE_LOGIN_FAIL from an auth process line; LE_NONE when it is not one. */
 static void dc_auth(const struct dc_proc *p, struct strview rest, struct logev *ev) {
   struct strview text = rest;
@@ -370,9 +380,6 @@ static void dc_auth(const struct dc_proc *p, struct strview rest, struct logev *
     /* 2.4: "auth(u,ip,sasl:login)<s>: sql: Password mismatch" */
     found = dc_req_args(p->args, &e) == 0;
     if (p->sess.len) e.session = p->sess;
-    struct dc_proc drv;
-    struct strview after;
-    if (found && dc_proc_split(rest, &drv, &after) == 0 && drv.args.len == 0) text = after;
   } else {
     struct strview v = rest;
     for (int i = 0; i < DOVECOT_AUTH_SKIP_MAX && !found; i++) {
@@ -383,7 +390,7 @@ static void dc_auth(const struct dc_proc *p, struct strview rest, struct logev *
     }
   }
   if (!found) return;
-  if (!e.reason.len) e.reason = dc_auth_reason(text);
+  if (!e.reason.len) e.reason = dc_reason_of(text);
   if (!e.reason.len) return;
   e.kind = LE_LOGIN_FAIL;
   e.service = SV_AUTH;

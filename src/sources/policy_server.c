@@ -160,7 +160,7 @@ static void handle(struct pconn *c, const struct policy_req *r) {
     char qid[64];
     if (sv_copy(qid, sizeof qid, r->queue_id) == 0) logfeed_mark_policy(logsource_feed(d->logs), qid, daemon_now());
   }
-  struct decision_ctx dc = {account, client, sender, stage, c->txn.instance, ev.rcpt_count};
+  struct decision_ctx dc = {account, client, sender, stage, c->txn.instance, ev.rcpt_count, 0};
   decision_log(&dc, &v, conf->shadow);
   if (v.suspended_now) {
     memcpy(c->pending, reply, n);
