@@ -27,7 +27,8 @@ enum logev_kind {
 
 enum logev_source { LS_POSTFIX, LS_DOVECOT, LS_ROUNDCUBE, LS_EXIM, LS__N };
 
-/* Every field is a view into the line (or empty). */
+/* Every field is a view into the line, or into a constant string (service
+ * names such as "smtp", statuses such as "sent"), or empty. */
 struct logev {
   enum logev_kind kind;
   enum logev_source source;

@@ -138,14 +138,15 @@ static size_t dc_proc_parse(struct strview v, struct dc_proc *p) {
   if (i == 0) return 0;
   p->name = sv_mk(v.p, i);
   if (i < v.len && v.p[i] == '(') {
-    struct strview rest = sv_from(v, i + 1);
-    long close = SV_FIND(rest, "): ");
-    long close2 = SV_FIND(rest, ")<");
-    if (close < 0 || (close2 >= 0 && close2 < close)) close = close2;
-    if (close < 0 && rest.len && rest.p[rest.len - 1] == ')') close = (long)rest.len - 1;
-    if (close < 0) return 0;
-    p->args = sv_mk(rest.p, (size_t)close);
-    i += 1 + (size_t)close + 1;
+    /* args end at the first ')' that ends the token: "): ", ")<" or the end */
+    const char *q = v.p + i + 1, *end = v.p + v.len;
+    while ((q = memchr(q, ')', (size_t)(end - q))) != NULL) {
+      if (q + 1 == end || q[1] == '<' || (end - q > 2 && q[1] == ':' && q[2] == ' ')) break;
+      q++;
+    }
+    if (!q) return 0;
+    p->args = sv_mk(v.p + i + 1, (size_t)(q - v.p) - i - 1);
+    i = (size_t)(q - v.p) + 1;
   }
   while (i < v.len && v.p[i] == '<') { /* 2.4 "<session>", imap(u)"<pid><session>" */
     const char *gt = memchr(v.p + i, '>', v.len - i);

@@ -199,9 +199,18 @@ static const struct dcase cases[] = {
     {"ldap invalid credentials, empty session field", "auth",
      "ldap(dog,52.37.139.121,): invalid credentials", LE_LOGIN_FAIL, "dog", "52.37.139.121", NULL,
      "auth", NULL, NULL, 1, "invalid credentials"},
-    {"2.4 auth(user,ip,sasl:mech)<session> layout", "auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>",
+    {"2.4 auth(user,ip,sasl:mech)<session> layout",
+     "auth(info@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>",
      "sql: Password mismatch (given password: XxxxXXxx123)", LE_LOGIN_FAIL, "info@example.com",
      "192.0.2.110", NULL, "auth", "login", "CvN+E95Uf4e7eEnj", 1, "Password mismatch"},
+    {"2.4 layout with a named passdb (format)",
+     "auth(info@example.com,192.0.2.110,sasl:plain)<CvN+E95Uf4e7eEnj>",
+     "passwd-file(users): unknown user", LE_LOGIN_FAIL, "info@example.com", "192.0.2.110", NULL,
+     "auth", "plain", "CvN+E95Uf4e7eEnj", 1, "unknown user"},
+    {"2.4 request prefix behind auth-worker's conn prefix (format)", "dovecot",
+     "auth-worker(5787): conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: "
+     "auth(webapps,192.0.2.7,sasl:plain)<abc>: sql: Password mismatch",
+     LE_LOGIN_FAIL, "webapps", "192.0.2.7", NULL, "auth", "plain", "abc", 1, "Password mismatch"},
     {"IPv4-mapped address (Wazuh)", "Info",
      "auth(default): passwd-file(user@example.com,::ffff:1.2.3.4): unknown user", LE_LOGIN_FAIL,
      "user@example.com", "::ffff:1.2.3.4", NULL, "auth", NULL, NULL, 1, NULL},
@@ -317,7 +326,8 @@ static const struct {
      "lmtp (core dumps disabled)",
      LE_NONE, NULL, NULL, NULL},
     {"Jun 23 17:54:57 server dovecot: imap-login: Login: user=<user.one-mydomain.com>, "
-     "method=PLAIN, rip=::1, lip=::1, mpid=4645, secured, session=<RwrUPPM17gAAAAAAAAAAAAAAAAAAAAAB>",
+     "method=PLAIN, rip=::1, lip=::1, mpid=4645, secured, "
+     "session=<RwrUPPM17gAAAAAAAAAAAAAAAAAAAAAB>",
      LE_LOGIN_OK, "::1", "user.one-mydomain.com", "imap"},
     {"Jun 12 19:07:29 hostname dovecot[241]: imap-login: Login aborted: Connection closed (auth "
      "failed, 3 attempts in 16 secs) (auth_failed): user=<test>, method=PLAIN, rip=192.0.2.241, "

@@ -30,8 +30,9 @@ static const struct rcase cases[] = {
     {"failed login with session and error", "<4z506z6r> Failed login for admin@example.com from "
      "1.2.3.4 in session 4z506z6rvddstv6k7jz08hxo27 (error: 0)",
      LE_LOGIN_FAIL, "admin@example.com", "1.2.3.4", "4z506z6rvddstv6k7jz08hxo27", "Failed login"},
-    {"failed login without the session prefix", "Failed login for foo.bar-admin@some-thing.example.com "
-     "from 1.2.3.4 in session 2z506z6rvddstv6k7jz08hxo27 (error: 0)",
+    {"failed login without the session prefix",
+     "Failed login for foo.bar-admin@some-thing.example.com from 1.2.3.4 in session "
+     "2z506z6rvddstv6k7jz08hxo27 (error: 0)",
      LE_LOGIN_FAIL, "foo.bar-admin@some-thing.example.com", "1.2.3.4",
      "2z506z6rvddstv6k7jz08hxo27", NULL},
     {"old FAILED login", "FAILED login for user1 from 192.0.43.10", LE_LOGIN_FAIL, "user1",
