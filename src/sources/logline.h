@@ -9,8 +9,11 @@
 
 #define LOG_LINE_MAX 16384 /* longer lines are counted as unparsed, never read whole */
 
-/* Year inference for year-less stamps ("Nov 23 11:38:48"): the year of the
- * file's date at first, and +1 whenever the month goes back (Dec -> Jan). */
+/* Year inference for year-less stamps ("Nov 23 11:38:48"): at first the
+ * year of `now` (the file's date), or the year before when the month is
+ * more than one after now's month; then +1 when the month goes back by more
+ * than six (Dec -> Jan), and -1 for a straggler that jumps forward by more
+ * than six (a Dec 31 line after New Year); smaller steps keep the year. */
 struct logtime {
   int year;        /* current inferred year; 0 = take it from `now` at first use */
   int last_month;  /* 1..12 of the last year-less stamp, 0 = none yet */
