@@ -115,7 +115,11 @@ if [ -z "${SKIP_FUZZ:-}" ]; then
     for f in build-fuzz/fuzz/fuzz_*; do
       [ -x "$f" ] || continue
       n=$(basename "$f"); corpus=$(mktemp -d)
-      seeds=tests/policy; [ "$n" = fuzz_config ] && seeds=etc
+      case $n in
+        fuzz_config) seeds=etc ;;
+        fuzz_logparse) seeds=tests/fuzz-seeds/logparse ;;
+        *) seeds=tests/policy ;;
+      esac
       run_tap "fuzz/$n" tap_cmd "$n ran ${FUZZ_SECONDS}s without a finding" \
         env LSAN_OPTIONS=suppressions=$REPO/fuzz/lsan.supp "$f" -max_total_time="$FUZZ_SECONDS" \
         -max_len=40000 -artifact_prefix="$LOGDIR/$n-" "$corpus" "$seeds"

@@ -49,7 +49,15 @@ class Gen:
 
     def line(self, t, prog, msg):
         self.pid = self.pid % 60000 + 1
-        self.out.append((t, f"{self.stamp(t)} mx1 {prog}[{self.pid}]: {msg}"))
+        self.out.append((t, prog, self.pid, msg))
+
+    def flush(self):
+        """Write what was generated, in time order (one day at a time keeps memory small)."""
+        self.out.sort(key=lambda x: x[0])
+        w = sys.stdout.write
+        for t, prog, pid, msg in self.out:
+            w(f"{self.stamp(t)} mx1 {prog}[{pid}]: {msg}\n")
+        self.out = []
 
     def message(self, t, user, ip, rcpts, sender=None):
         q = self.qid()
@@ -114,15 +122,13 @@ class Gen:
 
     def run(self):
         start = self.a.start
+        bursts = [(b.split("@")[0], float(b.split("@")[1])) for b in self.a.burst]
         for d in range(self.a.days):
             self.normal_day(start + d * 86400)
-        for b in self.a.burst:
-            acct, hour = b.split("@")
-            self.burst(start + float(hour) * 3600, acct, self.a.burst_minutes)
-        self.out.sort(key=lambda x: x[0])
-        w = sys.stdout.write
-        for _, l in self.out:
-            w(l + "\n")
+            for acct, hour in bursts:
+                if d * 24 <= hour < (d + 1) * 24:
+                    self.burst(start + hour * 3600, acct, self.a.burst_minutes)
+            self.flush()
 
 
 def main():
