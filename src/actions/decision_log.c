@@ -44,9 +44,15 @@ void decision_log(const struct decision_ctx *d, const struct verdict *v, bool gl
   }
   if (worst && (!v->limit || worst->limit->action > v->action))
     snprintf(would, sizeof would, " would=%s", conf_action_name(worst->limit->action));
-  log_info("decision", "account=%s client=%s sender=%s stage=%s%s action=%s%s%s shadow=%s%s%s%s",
+  char sc[LOG_ESC_MAX + 32] = "";
+  if (v->score > 0) {
+    char esc_r[LOG_ESC_MAX];
+    snprintf(sc, sizeof sc, " score=%.1f reasons=%s", v->score,
+             log_esc(esc_r, sizeof esc_r, v->reasons, strlen(v->reasons)));
+  }
+  log_info("decision", "account=%s client=%s sender=%s stage=%s%s action=%s%s%s%s shadow=%s%s%s%s",
            esc(a, sizeof a, d->account), esc(cl, sizeof cl, d->client),
-           esc(s, sizeof s, d->sender), d->stage, at, conf_action_name(v->action), would, detail,
+           esc(s, sizeof s, d->sender), d->stage, at, conf_action_name(v->action), would, detail, sc,
            (worst && !v->limit) || global_shadow ? "yes" : "no", *hits ? " hits=" : "", hits,
            v->was_suspended ? " reason=suspended" : "");
 }

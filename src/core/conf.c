@@ -119,10 +119,12 @@ static int set_text(const struct conf_key *k, struct conf *c, const char *text, 
       *(int64_t *)(base + k->off) = v;
       return 0;
     }
+    case KT_NUMBER:
     case KT_SECONDS: {
       double v;
       if (parse_double_text(text, &v) < 0)
-        return conf_fail(e, line, "%s: '%s' is not a number of seconds", k->name, text);
+        return conf_fail(e, line, "%s: '%s' is not a number%s", k->name, text,
+                         k->type == KT_SECONDS ? " of seconds" : "");
       if (v < k->min || (k->max > 0 && v > k->max))
         return conf_fail(e, line, "%s: %s is out of bounds [%g, %g]", k->name, text, k->min,
                          k->max);
@@ -197,7 +199,7 @@ static int set_from_setting(const struct conf_key *k, struct conf *c, config_set
         return conf_fail(e, line, "%s: write the mode in octal as a string: \"0600\"", k->name);
       return set_text(k, c, num, line, e);
     case CONFIG_TYPE_FLOAT:
-      if (k->type != KT_SECONDS)
+      if (k->type != KT_SECONDS && k->type != KT_NUMBER)
         return conf_fail(e, line, "%s: a fraction is not allowed here", k->name);
       snprintf(num, sizeof num, "%.17g", config_setting_get_float(s));
       return set_text(k, c, num, line, e);
@@ -273,6 +275,14 @@ static int finish(struct conf *c, struct conf_err *e) {
   if (conf_parse_tz(c->log_timezone, &c->log_tz_offset) < 0)
     return conf_fail(e, 0, "log_timezone: '%s' is not local, UTC or +HHMM", c->log_timezone);
   conf_derive_slots(c);
+  if (!(c->score_alert <= c->score_throttle && c->score_throttle <= c->score_hold &&
+        c->score_hold <= c->score_suspend))
+    return conf_fail(e, 0, "score thresholds must rise: alert <= throttle <= hold <= suspend");
+  for (size_t i = 0; i < c->nscore_shadow; i++)
+    if (conf_action_parse(c->score_shadow[i]) < 0)
+      return conf_fail(e, 0, "score_shadow: '%s' is not alert, throttle, hold or suspend", c->score_shadow[i]);
+  if (c->site_country[0] && strlen(c->site_country) != 2)
+    return conf_fail(e, 0, "site_country: '%s' is not a two-letter country code", c->site_country);
   return 0;
 }
 
@@ -457,7 +467,7 @@ static void print_fields(FILE *out, const char *what, const struct conf_field *f
 }
 
 void conf_print_keys(FILE *out) {
-  static const char *const tn[] = {"string", "bool", "integer", "seconds", "size", "list", "section"};
+  static const char *const tn[] = {"string", "bool", "integer", "seconds", "size", "list", "section", "number"};
   for (size_t i = 0; i < conf_nkeys; i++) {
     const struct conf_key *k = &conf_keys[i];
     fprintf(out, "%s (%s%s%s%s)", k->name, tn[k->type], k->choices ? ": " : "",

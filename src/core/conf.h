@@ -84,6 +84,12 @@ struct conf {
   int log_tz_offset; /* derived from log_timezone; INT32_MIN = local time */
   char *tail_from;
   double tail_interval;
+  bool score;
+  double score_alert, score_throttle, score_hold, score_suspend;
+  char **score_shadow;
+  size_t nscore_shadow;
+  char *freemail_file;
+  char *site_country;
   char *throttle_text;
   char *hold_text;
   char *suspend_text;

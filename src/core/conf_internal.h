@@ -6,7 +6,7 @@
 
 #include "core/conf.h"
 
-enum ktype { KT_STR, KT_BOOL, KT_INT, KT_SECONDS, KT_SIZE, KT_STRLIST, KT_SECTION };
+enum ktype { KT_STR, KT_BOOL, KT_INT, KT_SECONDS, KT_SIZE, KT_STRLIST, KT_SECTION, KT_NUMBER };
 
 struct conf_err {
   const char *file;

@@ -25,6 +25,7 @@ static int usage(void) {
         "  status                     uptime, requests, decisions, errors, store\n"
         "  list                       suspended and throttled accounts\n"
         "  show ACCOUNT               counters per window, limits, state\n"
+        "  explain ACCOUNT            learned profile, current risk score and its reasons\n"
         "  suspend ACCOUNT --reason TEXT\n"
         "  release ACCOUNT\n",
         stderr);
@@ -35,7 +36,7 @@ static json_t *build_request(int argc, char **argv) {
   const char *cmd = argv[0];
   if (!strcmp(cmd, "status") || !strcmp(cmd, "list"))
     return argc == 1 ? json_pack("{s:s}", "cmd", cmd) : NULL;
-  if (!strcmp(cmd, "show") || !strcmp(cmd, "release"))
+  if (!strcmp(cmd, "show") || !strcmp(cmd, "release") || !strcmp(cmd, "explain"))
     return argc == 2 ? json_pack("{s:s,s:s}", "cmd", cmd, "account", argv[1]) : NULL;
   if (!strcmp(cmd, "suspend") && argc == 4 && !strcmp(argv[2], "--reason"))
     return json_pack("{s:s,s:s,s:s}", "cmd", cmd, "account", argv[1], "reason", argv[3]);

@@ -10,6 +10,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "core/log.h"
 #include "daemon.h"
 #include "engine/keytab.h"
+#include "engine/profile.h"
+#include "engine/signals.h"
 #include "sources/listeners.h"
 #include "sources/logsource.h"
 
@@ -43,6 +46,12 @@ static void iso_time(int64_t t, char *buf, size_t len) {
   struct tm tm;
   gmtime_r(&tt, &tm);
   strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *iso_time_s(int64_t t, char *buf, size_t len) {
+  if (!t) return "never";
+  iso_time(t, buf, len);
+  return buf;
 }
 
 static void cconn_free(struct cconn *c) {
@@ -189,6 +198,56 @@ static json_t *cmd_list(struct daemon *d, json_t *req, struct cconn *c) {
   return json_pack("{s:b,s:o,s:o}", "ok", 1, "suspended", sus, "throttled", thr);
 }
 
+static json_t *signals_json(const struct score *s) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < s->n; i++)
+    json_array_append_new(a, json_pack("{s:s,s:s,s:f,s:s}", "name", s->s[i].name, "kind",
+                                       s->s[i].who ? "who" : "what", "value", (double)s->s[i].value,
+                                       "why", s->s[i].why));
+  return a;
+}
+
+static json_t *profile_json(const struct profile *p) {
+  char a[32], b[32], c[32];
+  json_t *hours = json_array();
+  uint32_t total = 0;
+  for (int h = 0; h < 24; h++) total += p->hours[h];
+  for (int h = 0; h < 24; h++)
+    if (total && p->hours[h] * 20 >= total) json_array_append_new(hours, json_integer(h));
+  int nets = 0, wide = 0, bits = 0;
+  for (int i = 0; i < PROFILE_NETS; i++) nets += p->nets[i] != 0;
+  for (int i = 0; i < PROFILE_WIDE; i++) wide += p->wide[i] != 0;
+  for (int i = 0; i < PROFILE_BLOOM_BYTES; i++) bits += __builtin_popcount(p->bloom[i]);
+  return json_pack(
+      "{s:s,s:s,s:I,s:I,s:{s:f,s:f,s:f},s:o,s:i,s:i,s:f,s:{s:f,s:f,s:f,s:f},s:{s:s,s:f,s:s,s:s,s:i},"
+      "s:{s:I,s:I,s:I,s:I,s:I}}",
+      "first_seen", iso_time_s(p->first_seen, a, sizeof a), "last_active", iso_time_s(p->last_active, b, sizeof b),
+      "messages_learned", (json_int_t)p->msgs_learned, "recipients_learned", (json_int_t)p->rcpts_learned,
+      "hourly_volume", "mean", (double)p->vol_mean, "sd", (double)sqrtf(p->vol_var > 0 ? p->vol_var : 0),
+      "peak", (double)p->vol_peak, "usual_hours_utc", hours, "networks_24", nets, "networks_16", wide,
+      "domain_memory_fill", (double)bits / (PROFILE_BLOOM_BYTES * 8), "shares", "external",
+      (double)p->share_ext, "freemail", (double)p->share_freemail, "foreign", (double)p->share_foreign,
+      "bounce", (double)p->share_bounce, "login", "last", iso_time_s(p->login_at, c, sizeof c), "risk",
+      (double)(p->login_risk_until > daemon_now() ? p->login_risk : 0), "reason", p->login_reason,
+      "risk_until", p->login_risk_until > daemon_now() ? "active" : "none", "failed_recent",
+      (int)p->fails_recent, "last_hour", "messages", (json_int_t)profile_recent(p, RC_MSGS),
+      "external_recipients", (json_int_t)profile_recent(p, RC_EXT), "new_domain_recipients",
+      (json_int_t)profile_recent(p, RC_NEWDOM), "freemail_recipients", (json_int_t)profile_recent(p, RC_FREEMAIL),
+      "foreign_recipients", (json_int_t)profile_recent(p, RC_FOREIGN));
+}
+
+static json_t *cmd_explain(struct daemon *d, json_t *req, struct cconn *c) {
+  char acct[KEY_MAX + 1];
+  if (!account_arg(req, acct, sizeof acct)) return error_reply("explain needs an account");
+  if (!d->conf->score) return error_reply("the risk score is off (score = false)");
+  struct score s;
+  const struct profile *p = engine_explain(d->engine, acct, daemon_now(), &s);
+  if (!p) return error_reply("no profile for this account yet");
+  return json_pack("{s:b,s:s,s:{s:f,s:f,s:f,s:s,s:o},s:o}", "ok", 1, "account", acct, "score", "total",
+                   (double)s.total, "who", (double)s.who, "what", (double)s.what, "would",
+                   conf_action_name(s.action), "signals", signals_json(&s), "profile", profile_json(p));
+}
+
 static void on_persisted(void *arg, int rc) {
   struct cconn *c = arg;
   c->waiting = false;
@@ -238,7 +297,7 @@ static const struct {
   json_t *(*fn)(struct daemon *, json_t *, struct cconn *);
 } commands[] = {
     {"status", cmd_status}, {"show", cmd_show},       {"list", cmd_list},
-    {"suspend", cmd_suspend}, {"release", cmd_release},
+    {"suspend", cmd_suspend}, {"release", cmd_release}, {"explain", cmd_explain},
 };
 
 static void dispatch(struct cconn *c, const char *line, size_t len) {

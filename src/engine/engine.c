@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/detect.h"
 #include "engine/keytab.h"
 #include "engine/limits.h"
 
@@ -29,6 +30,7 @@ struct engine {
   size_t sweep_pos[PER__N];
   int sweep_per;
   int64_t latest; /* the latest time fed: the engine's own "now" for expiry */
+  struct detect *dt; /* profiles and the risk score */
 };
 
 struct engine *engine_new(const struct conf *conf) {
@@ -37,7 +39,9 @@ struct engine *engine_new(const struct conf *conf) {
   e->conf = conf;
   e->gen = 1;
   e->susp = susptab_new();
-  int ok = e->susp != NULL;
+  char err[256];
+  e->dt = detect_new(conf, err, sizeof err);
+  int ok = e->susp != NULL && e->dt != NULL;
   for (int p = 0; p < PER__N; p++) ok = ok && (e->tab[p] = keytab_new()) != NULL;
   if (!ok) {
     engine_free(e);
@@ -50,6 +54,7 @@ void engine_free(struct engine *e) {
   if (!e) return;
   for (int p = 0; p < PER__N; p++) keytab_free(e->tab[p]);
   susptab_free(e->susp);
+  detect_free(e->dt);
   for (size_t i = 0; i < e->ngone; i++) free(e->gone[i]);
   free(e->gone);
   free(e->dirty);
@@ -86,6 +91,7 @@ static void push_gone(struct engine *e, enum limit_per per, const char *key) {
 
 void engine_set_conf(struct engine *e, const struct conf *conf) {
   e->conf = conf;
+  detect_set_conf(e->dt, conf);
   e->gen++;
   e->ndirty = 0;
   for (int p = 0; p < PER__N; p++) {
@@ -165,6 +171,10 @@ static int group_of(struct engine *e, struct rec *r, const char *account) {
 
 static void suspend_reason(const struct verdict *v, char *buf, size_t len) {
   const struct limit *l = v->limit;
+  if (detect_is_score_limit(l)) {
+    snprintf(buf, len, "risk score %.1f: %s", v->score, v->reasons);
+    return;
+  }
   snprintf(buf, len, "limit %s: %llu %s per %s, max %llu", l->name, (unsigned long long)v->count,
            conf_metric_name(l->metric), conf_window_name(l->win), (unsigned long long)l->max);
 }
@@ -183,7 +193,10 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
   struct txn *t = ev->txn ? ev->txn : &none;
   memset(v, 0, sizeof *v);
   if (now64 > e->latest) e->latest = now64;
-  if (ev->kind == EV_LOGIN_OK || ev->kind == EV_LOGIN_FAIL) return 0; /* login signals: later */
+  if (ev->kind == EV_LOGIN_OK || ev->kind == EV_LOGIN_FAIL) {
+    if (c->score) detect_login(e->dt, ev, now64);
+    return 0;
+  }
   if (!ev->account || !*ev->account) {
     v->no_account = true;
     return 0;
@@ -204,8 +217,11 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
   evt.txn = t;
   deltas(&evt, is_ext, d);
   const struct limit_set *als = conf_account_limits(c, group_of(e, ra, ev->account));
-  if (!conf_exemption(c, ev->account, now64)) {
+  bool exempt = conf_exemption(c, ev->account, now64) != NULL;
+  if (c->score) detect_observe(e->dt, &evt, now64, is_ext);
+  if (!exempt) {
     limits_check(als, PER_ACCOUNT, ra, d, c->shadow, v);
+    if (c->score) detect_judge(e->dt, &evt, now64, v);
     if (rd) limits_check(&c->limits, PER_SENDER_DOMAIN, rd, d, c->shadow, v);
     if (rc) limits_check(&c->limits, PER_CLIENT, rc, d, c->shadow, v);
     if (v->action == ACT_THROTTLE && !t->throttled && ev->kind != EV_LOG_RCPT) {
@@ -213,8 +229,9 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
       count_throttle(e, ra, als, now, v);
     }
   }
+  if (c->score) detect_learn(e->dt, &evt, now64, is_ext, v->action);
   if (v->action == ACT_SUSPEND) {
-    char why[256];
+    char why[400];
     suspend_reason(v, why, sizeof why);
     if (engine_suspend(e, ev->account, now64, "mailfuse", why) < 0) return -1;
     v->suspended_now = true;
@@ -287,6 +304,22 @@ bool engine_throttled(struct engine *e, const char *account, int64_t now,
 }
 
 int64_t engine_latest(const struct engine *e) { return e->latest; }
+
+const struct profile *engine_explain(struct engine *e, const char *account, int64_t now,
+                                     struct score *s) {
+  return e->conf->score ? detect_explain(e->dt, account, now, s) : NULL;
+}
+
+void engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
+                             void *arg) {
+  detect_collect(e->dt, cb, arg);
+}
+
+int engine_load_profile(struct engine *e, const char *account, const uint8_t *data, size_t len) {
+  return detect_load(e->dt, account, data, len);
+}
+
+size_t engine_profile_count(const struct engine *e) { return detect_count(e->dt); }
 
 size_t engine_key_count(const struct engine *e, enum limit_per per) {
   return keytab_count(e->tab[per]);

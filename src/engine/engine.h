@@ -9,6 +9,9 @@
 #include "core/conf.h"
 #include "engine/suspensions.h"
 
+struct profile;
+struct score;
+
 /* What a source saw. Policy requests at RCPT propose one recipient; DATA
  * and END-OF-MESSAGE carry the accepted recipient count; other stages only
  * ask whether the account may go on.  From logs: a message entered the
@@ -44,6 +47,7 @@ struct event {
   const char *rcpt_domain;   /* EV_RCPT, or DATA/EOM with one recipient; lowercased */
   uint32_t rcpt_count;       /* EV_DATA, EV_EOM */
   struct txn *txn;           /* the message in progress; NULL for log events */
+  const char *sender;        /* envelope sender, lowercased; NULL when unknown */
 };
 
 #define VERDICT_HITS 8
@@ -63,6 +67,8 @@ struct verdict {
   bool no_account;
   size_t nhits;
   struct hit hits[VERDICT_HITS]; /* every limit that triggered, shadow included */
+  float score;                   /* the risk score (0 when not computed) */
+  char reasons[320];             /* its strongest signals, "name value (why), ..." */
 };
 
 struct engine;
@@ -100,6 +106,16 @@ size_t engine_key_count(const struct engine *e, enum limit_per per);
 int64_t engine_latest(const struct engine *e);
 /* Iterate keys of a kind: *pos starts at 0; returns the key or NULL. */
 const char *engine_next_key(const struct engine *e, enum limit_per per, size_t *pos);
+
+/* The learned profile and the score as of now, for `ctl explain` (NULL when
+ * the score is off or the account unknown). */
+const struct profile *engine_explain(struct engine *e, const char *account, int64_t now,
+                                     struct score *s);
+/* Profiles: dirty ones to cb; load one back (0 or -1). */
+void engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
+                             void *arg);
+int engine_load_profile(struct engine *e, const char *account, const uint8_t *data, size_t len);
+size_t engine_profile_count(const struct engine *e);
 
 /* Persistence. Dirty records are handed to cb (data NULL = deleted) and
  * marked clean. */

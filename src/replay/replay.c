@@ -50,11 +50,17 @@ static int usage(void) {
   return 2;
 }
 
+/* Options may come before or after the files ("-" alone is stdin). The
+ * files are gathered at the front of argv, in order. */
 static int parse_opts(int argc, char **argv, struct opts *o) {
   memset(o, 0, sizeof *o);
-  int i = 1;
-  for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+  int nf = 0;
+  for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    if (a[0] != '-' || !a[1]) {
+      argv[nf++] = argv[i];
+      continue;
+    }
     int more = i + 1 < argc;
     if (!strcmp(a, "-c") && more) o->config = argv[++i];
     else if (!strcmp(a, "--unparsed") && more) o->unparsed = argv[++i];
@@ -77,8 +83,8 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       return -1;
     }
   }
-  o->files = argv + i;
-  o->nfiles = argc - i;
+  o->files = argv;
+  o->nfiles = nf;
   return o->nfiles > 0 ? 0 : -1;
 }
 

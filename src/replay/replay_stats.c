@@ -101,6 +101,8 @@ static void note_action(struct acct_stats *a, const struct logfeed_result *r) {
     const struct limit *l = r->v.limit ? r->v.limit : r->v.nhits ? r->v.hits[0].limit : NULL;
     uint64_t cnt = r->v.limit ? r->v.count : r->v.nhits ? r->v.hits[0].count : 0;
     if (r->v.was_suspended) snprintf(m->reason, sizeof m->reason, "account suspended");
+    else if (l && !strcmp(l->name, "risk-score"))
+      snprintf(m->reason, sizeof m->reason, "risk score %.1f: %s", r->v.score, r->v.reasons);
     else if (l)
       snprintf(m->reason, sizeof m->reason, "%s: %llu %s per %s > %llu%s", l->name,
                (unsigned long long)cnt, conf_metric_name(l->metric), conf_window_name(l->win),

@@ -19,7 +19,7 @@ struct hour_count {
 struct mark {
   int64_t ts;
   enum action action;
-  char reason[120];
+  char reason[360];
 };
 
 struct login_mark {

@@ -108,7 +108,7 @@ static int on_queued(struct logfeed *f, const struct logev *l, struct logfeed_re
   q->nrcpt = l->nrcpt;
   r->nrcpt = l->nrcpt;
   if (!r->account) return 0;
-  struct event ev = {EV_LOG_QUEUED, r->account, domain_of(sender), q->client, NULL, l->nrcpt, NULL};
+  struct event ev = {EV_LOG_QUEUED, r->account, domain_of(sender), q->client, NULL, l->nrcpt, NULL, sender};
   if (feed(f, r, &ev) < 0) return -1;
   if (r->stopped) q->flags |= QL_STOPPED;
   return 0;
@@ -130,7 +130,7 @@ static int on_delivery(struct logfeed *f, const struct logev *l, struct logfeed_
   char rcpt[KEY_MAX + 1];
   copy_sv(rcpt, sizeof rcpt, l->rcpt);
   for (char *p = rcpt; *p; p++) *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-  struct event ev = {EV_LOG_RCPT, q->account, NULL, q->client, domain_of(rcpt), 0, NULL};
+  struct event ev = {EV_LOG_RCPT, q->account, NULL, q->client, domain_of(rcpt), 0, NULL, NULL};
   return feed(f, r, &ev);
 }
 
@@ -154,7 +154,7 @@ static int on_arrival(struct logfeed *f, const struct logev *l, struct logfeed_r
   if (q) qlink_set(q, acct, client), q->flags |= QL_QUEUED;
   uint32_t n = l->nrcpt ? l->nrcpt : (uint32_t)count_words(l->rcpts);
   r->nrcpt = n;
-  struct event ev = {EV_LOG_QUEUED, acct, domain_of(sender), client, NULL, n, NULL};
+  struct event ev = {EV_LOG_QUEUED, acct, domain_of(sender), client, NULL, n, NULL, sender};
   if (feed(f, r, &ev) < 0) return -1;
   if (q && r->stopped) q->flags |= QL_STOPPED;
   return 0;
@@ -188,7 +188,7 @@ int logfeed_feed(struct logfeed *f, const struct logev *l, logfeed_fn cb, void *
       r.account = acct[0] ? acct : NULL;
       r.client = client;
       struct event ev = {l->kind == LE_LOGIN_OK ? EV_LOGIN_OK : EV_LOGIN_FAIL, r.account, NULL,
-                         client, NULL, 0, NULL};
+                         client, NULL, 0, NULL, NULL};
       rc = feed(f, &r, &ev);
       break;
     }

@@ -143,6 +143,7 @@ static void handle(struct pconn *c, const struct policy_req *r) {
       .rcpt_domain = domain_of(rcpt),
       .rcpt_count = (uint32_t)rc,
       .txn = &c->txn,
+      .sender = sender[0] ? sender : NULL,
   };
   struct verdict v;
   char reply[REPLY_MAX];

@@ -1,8 +1,9 @@
 /* persist.c - mapping between engine state and store entries.
  *
  * Counter records live in the "counters" table under "a:ACCOUNT",
- * "d:DOMAIN" or "c:ADDRESS"; suspensions in "suspensions" under the
- * account, as JSON (readable with mdb_dump).
+ * "d:DOMAIN" or "c:ADDRESS", learned profiles under "p:ACCOUNT" (and
+ * "p:@site"); suspensions in "suspensions" under the account, as JSON
+ * (readable with mdb_dump).
  */
 #include "store/persist.h"
 
@@ -31,9 +32,18 @@ static void emit(void *arg, enum limit_per per, const char *key, const uint8_t *
     cx->failed = 1;
 }
 
+static void emit_profile(void *arg, const char *account, const uint8_t *data, size_t len) {
+  struct collect_ctx *cx = arg;
+  char k[STORE_KEY_MAX];
+  int kl = snprintf(k, sizeof k, "p:%s", account);
+  if (kl < 0 || (size_t)kl >= sizeof k || store_batch_add(cx->b, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
+    cx->failed = 1;
+}
+
 int persist_collect(struct engine *e, struct store_batch *b) {
   struct collect_ctx cx = {b, 0};
   engine_collect(e, emit, &cx);
+  engine_collect_profiles(e, emit_profile, &cx);
   return cx.failed ? -1 : 0;
 }
 
@@ -55,6 +65,15 @@ struct load_ctx {
 static int load_counter(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
   struct load_ctx *lx = arg;
   char k[STORE_KEY_MAX];
+  if (klen >= 3 && klen < sizeof k && key[0] == 'p' && key[1] == ':') { /* a learned profile */
+    memcpy(k, key, klen);
+    k[klen] = 0;
+    if (engine_load_profile(lx->e, k + 2, val, vlen) < 0) {
+      log_warn("store_load", "what=bad_profile key=%s", k);
+      lx->bad++;
+    }
+    return 0;
+  }
   int p = 0;
   while (klen >= 3 && p < PER__N && key[0] != per_prefix[p]) p++;
   if (klen < 3 || klen >= sizeof k || key[1] != ':' || p == PER__N) {

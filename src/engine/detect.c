@@ -1,0 +1,351 @@
+/* detect.c - profiles, login state and the risk score, as the engine uses them.
+ *
+ * Order per message event: observe (recent activity counts every attempt),
+ * judge (the score against what is normal for this account), then learn
+ * (the habits, domains and shares of what was let through, never of what
+ * was flagged, so an intruder cannot teach the profile).  Logins keep
+ * per-address failure state (brute force, password spraying: one address,
+ * many accounts) and per-account login risk, which later mail inherits for
+ * a day.
+ */
+#include "engine/detect.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/strmap.h"
+#include "engine/domains.h"
+
+#define LOGIN_RISK_SECONDS 86400
+#define SPRAY_ACCOUNTS 10  /* failures on this many accounts in an hour make a sprayer */
+#define BRUTE_FAILURES 20
+#define IPSTATE_MAX 200000
+#define IP_ACCOUNTS 32
+#define SITE_ALPHA 0.001f
+#define SITE_KEY "@site"
+#define DORMANT_SECONDS (30 * 86400)
+
+struct ipstate {
+  win_ring fails;
+  uint32_t accts[IP_ACCOUNTS];
+  uint8_t nacct;
+  uint32_t last;
+};
+
+struct detect {
+  const struct conf *c;
+  struct domains *dom;
+  struct strmap *profiles; /* account -> struct profile */
+  struct strmap *ips;      /* address -> struct ipstate */
+  struct profile site;     /* shares over every account: the site's usual */
+};
+
+/* The score's own limits, so replies, logs and reports treat it like one. */
+static struct limit score_limits[ACT__N] = {
+    [ACT_ALERT] = {"risk-score", PER_ACCOUNT, MET_MESSAGES, WIN_HOUR, 0, ACT_ALERT, false, NULL, 0},
+    [ACT_THROTTLE] = {"risk-score", PER_ACCOUNT, MET_MESSAGES, WIN_HOUR, 0, ACT_THROTTLE, false,
+                      "mailfuse: unusual sending from {account}, try again later", 0},
+    [ACT_HOLD] = {"risk-score", PER_ACCOUNT, MET_MESSAGES, WIN_HOUR, 0, ACT_HOLD, false,
+                  "mailfuse: held for review, unusual sending from {account}", 0},
+    [ACT_SUSPEND] = {"risk-score", PER_ACCOUNT, MET_MESSAGES, WIN_HOUR, 0, ACT_SUSPEND, false,
+                     "mailfuse: account {account} is suspended (unusual sending), contact your mail administrator", 0},
+};
+
+bool detect_is_score_limit(const struct limit *l) {
+  return l >= score_limits && l < score_limits + ACT__N;
+}
+
+struct detect *detect_new(const struct conf *c, char *err, size_t errlen) {
+  struct detect *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->c = c;
+  if (!(d->dom = domains_new(c->freemail_file, err, errlen)) || !(d->profiles = strmap_new()) ||
+      !(d->ips = strmap_new())) {
+    detect_free(d);
+    return NULL;
+  }
+  return d;
+}
+
+static void free_values(struct strmap *m) {
+  size_t pos = 0;
+  const char *k;
+  void *v;
+  while (m && strmap_next(m, &pos, &k, &v)) free(v);
+  strmap_free(m);
+}
+
+void detect_free(struct detect *d) {
+  if (!d) return;
+  domains_free(d->dom);
+  free_values(d->profiles);
+  free_values(d->ips);
+  free(d);
+}
+
+void detect_set_conf(struct detect *d, const struct conf *c) { d->c = c; }
+
+static struct profile *profile_of(struct detect *d, const char *account, int64_t now) {
+  struct profile *p = strmap_get(d->profiles, account);
+  if (p) return p;
+  if (!(p = calloc(1, sizeof *p))) return NULL;
+  p->first_seen = now;
+  p->dirty = true;
+  if (strmap_set(d->profiles, account, p) < 0) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+/* Does this client address say anything about who is sending? A webmail
+ * or relay on this host (loopback, sender_account_networks) does not. */
+static bool informative(const struct conf *c, const char *client) {
+  struct netaddr a;
+  if (!client || netaddr_parse(client, strlen(client), &a) < 0) return false;
+  if ((a.family == 4 && a.bytes[0] == 127) || (a.family == 6 && a.bytes[15] == 1 &&
+                                               !memcmp(a.bytes, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15)))
+    return false;
+  return !netmask_list_contains(c->sender_nets, c->nsender_account_networks, &a);
+}
+
+static bool is_message(enum ev_kind k) { return k == EV_EOM || k == EV_LOG_QUEUED || k == EV_DATA; }
+static bool is_recipient(enum ev_kind k) { return k == EV_RCPT || k == EV_LOG_RCPT; }
+
+void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool is_ext) {
+  struct profile *p = profile_of(d, ev->account, now);
+  if (!p) return;
+  int64_t idle = p->last_active ? now - p->last_active : 0;
+  profile_roll(p, now);
+  if (is_message(ev->kind) && !(ev->txn && ev->txn->charged)) {
+    if (idle > DORMANT_SECONDS) {
+      p->woke_at = now;
+      p->woke_days = (uint32_t)(idle / 86400);
+    }
+    profile_count_message(p, now, false);
+  }
+  if (is_recipient(ev->kind) && ev->rcpt_domain && is_ext) {
+    profile_recent_add(p, RC_EXT, now, 1);
+    if (!profile_knows_domain(p, ev->rcpt_domain)) profile_recent_add(p, RC_NEWDOM, now, 1);
+    if (domains_freemail(d->dom, ev->rcpt_domain)) profile_recent_add(p, RC_FREEMAIL, now, 1);
+    if (domains_foreign(d->c, ev->rcpt_domain)) profile_recent_add(p, RC_FOREIGN, now, 1);
+  }
+}
+
+static bool sender_mismatch(const struct event *ev) {
+  if (!ev->sender || !*ev->sender || !strchr(ev->account, '@')) return false;
+  return strcasecmp(ev->sender, ev->account) != 0;
+}
+
+static void score_now(struct detect *d, const struct profile *p, const struct event *ev, int64_t now,
+                      struct score *s) {
+  bool inf = ev && informative(d->c, ev->client);
+  struct signal_ctx x = {d->c, p, 0, 0, now, inf ? profile_net(ev->client, false) : 0,
+                         inf ? profile_net(ev->client, true) : 0, ev ? ev->client : NULL,
+                         ev && sender_mismatch(ev), ev ? ev->sender : NULL};
+  detect_site(d, &x.site_foreign, &x.site_freemail);
+  signals_score(&x, s);
+}
+
+static bool shadowed(const struct conf *c, enum action a) {
+  const char *name = conf_action_name(a);
+  for (size_t i = 0; i < c->nscore_shadow; i++)
+    if (!strcmp(c->score_shadow[i], name)) return true;
+  return c->shadow;
+}
+
+void detect_judge(struct detect *d, const struct event *ev, int64_t now, struct verdict *v) {
+  struct profile *p = strmap_get(d->profiles, ev->account);
+  if (!p || !(is_message(ev->kind) || is_recipient(ev->kind))) return;
+  struct score s;
+  score_now(d, p, ev, now, &s);
+  v->score = s.total;
+  signals_reasons(&s, 4, v->reasons, sizeof v->reasons);
+  if (s.action == ACT_DUNNO) return;
+  const struct limit *l = &score_limits[s.action];
+  bool sh = shadowed(d->c, s.action);
+  uint64_t count = (uint64_t)lroundf(s.total * 10);
+  if (v->nhits < VERDICT_HITS) v->hits[v->nhits++] = (struct hit){l, count, sh};
+  if (!sh && s.action > v->action) {
+    v->action = s.action;
+    v->limit = l;
+    v->count = count;
+  }
+}
+
+static void learn_site(struct detect *d, bool ext, bool fm, bool fo) {
+  d->site.share_ext += SITE_ALPHA * ((float)ext - d->site.share_ext);
+  d->site.share_freemail += SITE_ALPHA * ((float)fm - d->site.share_freemail);
+  d->site.share_foreign += SITE_ALPHA * ((float)fo - d->site.share_foreign);
+  d->site.dirty = true;
+}
+
+void detect_learn(struct detect *d, const struct event *ev, int64_t now, bool is_ext, enum action final) {
+  struct profile *p = strmap_get(d->profiles, ev->account);
+  if (!p || final >= ACT_THROTTLE) return;
+  bool risky = p->login_risk > 0 && now < p->login_risk_until;
+  if (is_recipient(ev->kind) && ev->rcpt_domain) {
+    bool fm = is_ext && domains_freemail(d->dom, ev->rcpt_domain);
+    bool fo = is_ext && domains_foreign(d->c, ev->rcpt_domain);
+    profile_learn_recipient(p, is_ext, fm, fo);
+    learn_site(d, is_ext, fm, fo);
+    if (is_ext && !risky) profile_learn_domain(p, ev->rcpt_domain);
+  }
+  if (is_message(ev->kind) && !risky) {
+    p->msgs_learned++;
+    int hod = (int)((now / 3600) % 24), wd = (int)((now / 86400 + 4) % 7);
+    if (p->hours[hod] < UINT16_MAX) p->hours[hod]++;
+    if (p->wdays[wd] < UINT16_MAX) p->wdays[wd]++;
+    if (informative(d->c, ev->client)) {
+      profile_add(p->nets, PROFILE_NETS, profile_net(ev->client, false));
+      profile_add(p->wide, PROFILE_WIDE, profile_net(ev->client, true));
+    }
+    p->dirty = true;
+  }
+}
+
+static uint32_t acct_hash(const char *a) {
+  uint32_t h = 2166136261u;
+  for (; *a; a++) h = (h ^ (uint8_t)*a) * 16777619u;
+  return h ? h : 1;
+}
+
+static void forget_old_ips(struct detect *d, uint32_t now) {
+  size_t pos = 0;
+  const char *k;
+  void *v;
+  char *drop[512];
+  size_t n = 0;
+  while (n < 512 && strmap_next(d->ips, &pos, &k, &v))
+    if (((struct ipstate *)v)->last + 3600 < now) drop[n++] = (char *)k;
+  for (size_t i = 0; i < n; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "%s", drop[i]); /* the map frees its key on delete */
+    free(strmap_del(d->ips, key));
+  }
+}
+
+static struct ipstate *ip_of(struct detect *d, const char *ip, uint32_t now) {
+  struct ipstate *s = strmap_get(d->ips, ip);
+  if (s) {
+    window_roll(s->fails, WIN_HOUR, s->last, now);
+    if (window_sum(s->fails) == 0) s->nacct = 0; /* a quiet hour: forget who it tried */
+    s->last = now;
+    return s;
+  }
+  if (strmap_count(d->ips) >= IPSTATE_MAX) forget_old_ips(d, now);
+  if (strmap_count(d->ips) >= IPSTATE_MAX || !(s = calloc(1, sizeof *s))) return NULL;
+  s->last = now;
+  if (strmap_set(d->ips, ip, s) < 0) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void login_failed(struct detect *d, struct ipstate *s, const struct event *ev, uint32_t now) {
+  if (s) {
+    window_add(s->fails, WIN_HOUR, now, 1);
+    uint32_t h = ev->account ? acct_hash(ev->account) : 0;
+    if (h && s->nacct < IP_ACCOUNTS && !profile_has(s->accts, s->nacct, h)) s->accts[s->nacct++] = h;
+  }
+  struct profile *p = ev->account ? strmap_get(d->profiles, ev->account) : NULL;
+  if (!p) return; /* unknown account: nothing to protect */
+  if (now - p->fails_at > 3600) p->fails_recent = 0;
+  if (p->fails_recent < UINT16_MAX) p->fails_recent++;
+  p->fails_at = now;
+  p->dirty = true;
+}
+
+static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev, int64_t now) {
+  struct profile *p = profile_of(d, ev->account, now);
+  if (!p) return;
+  float risk = 0;
+  char why[64] = "";
+  bool inf = informative(d->c, ev->client);
+  uint32_t wide = inf ? profile_net(ev->client, true) : 0;
+  bool cold = p->msgs_learned < 20 && !p->login_at;
+  if (s && s->nacct >= SPRAY_ACCOUNTS) {
+    risk += 5;
+    snprintf(why, sizeof why, "login from %s, which failed on %u accounts", ev->client, s->nacct);
+  } else if (s && window_sum(s->fails) >= BRUTE_FAILURES) {
+    risk += 3;
+    snprintf(why, sizeof why, "login from %s after %llu failures", ev->client,
+             (unsigned long long)window_sum(s->fails));
+  }
+  if (p->fails_recent >= 3 && now - p->fails_at < 3600) {
+    risk += 2;
+    if (!why[0]) snprintf(why, sizeof why, "login after %u failed attempts", p->fails_recent);
+  }
+  if (wide && !cold && !profile_has(p->wide, PROFILE_WIDE, wide)) {
+    risk += 2;
+    if (!why[0]) snprintf(why, sizeof why, "login from %s, a network it never used", ev->client);
+  }
+  p->login_at = now;
+  p->login_wide = wide;
+  p->fails_recent = 0;
+  p->dirty = true;
+  if (risk > 0) {
+    bool active = now < p->login_risk_until;
+    if (!active || risk >= p->login_risk) {
+      p->login_risk = risk;
+      snprintf(p->login_reason, sizeof p->login_reason, "%s", why);
+    }
+    p->login_risk_until = now + LOGIN_RISK_SECONDS;
+  } else if (inf && !(p->login_risk > 0 && now < p->login_risk_until)) {
+    profile_add(p->nets, PROFILE_NETS, profile_net(ev->client, false));
+    profile_add(p->wide, PROFILE_WIDE, wide);
+  }
+}
+
+void detect_login(struct detect *d, const struct event *ev, int64_t now) {
+  uint32_t t = now < 0 ? 0 : (uint32_t)now;
+  struct ipstate *s = ev->client && *ev->client ? ip_of(d, ev->client, t) : NULL;
+  if (ev->kind == EV_LOGIN_FAIL) login_failed(d, s, ev, t);
+  else if (ev->account && *ev->account) login_ok(d, s, ev, now);
+}
+
+const struct profile *detect_explain(struct detect *d, const char *account, int64_t now, struct score *s) {
+  struct profile *p = strmap_get(d->profiles, account);
+  memset(s, 0, sizeof *s);
+  if (!p) return NULL;
+  profile_roll(p, now);
+  score_now(d, p, NULL, now, s);
+  return p;
+}
+
+void detect_site(const struct detect *d, float *foreign, float *freemail) {
+  float base = d->site.share_ext > 0.01f ? d->site.share_ext : 0.01f;
+  *foreign = fminf(1.0f, d->site.share_foreign / base);
+  *freemail = fminf(1.0f, d->site.share_freemail / base);
+}
+
+void detect_collect(struct detect *d, detect_emit_fn cb, void *arg) {
+  uint8_t buf[sizeof(struct profile) + 16];
+  size_t pos = 0;
+  const char *k;
+  void *v;
+  while (strmap_next(d->profiles, &pos, &k, &v)) {
+    struct profile *p = v;
+    if (!p->dirty) continue;
+    size_t n = profile_encode(p, buf, sizeof buf);
+    p->dirty = false;
+    if (n) cb(arg, k, buf, n);
+  }
+  if (d->site.dirty) {
+    size_t n = profile_encode(&d->site, buf, sizeof buf);
+    d->site.dirty = false;
+    if (n) cb(arg, SITE_KEY, buf, n);
+  }
+}
+
+int detect_load(struct detect *d, const char *account, const uint8_t *data, size_t len) {
+  if (!strcmp(account, SITE_KEY)) return profile_decode(&d->site, data, len);
+  struct profile *p = profile_of(d, account, 0);
+  if (!p || profile_decode(p, data, len) < 0) return -1;
+  return 0;
+}
+
+size_t detect_count(const struct detect *d) { return strmap_count(d->profiles); }

@@ -1,0 +1,42 @@
+/* detect.h - learned profiles and the risk score, inside the engine */
+#ifndef MF_DETECT_H
+#define MF_DETECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/conf.h"
+#include "engine/engine.h"
+#include "engine/profile.h"
+#include "engine/signals.h"
+
+struct detect;
+
+/* NULL with err set (free-mail list unreadable). Caller frees with detect_free(). */
+struct detect *detect_new(const struct conf *c, char *err, size_t errlen);
+void detect_free(struct detect *d);
+void detect_set_conf(struct detect *d, const struct conf *c);
+/* Account a message event in the account's recent activity (before deciding). */
+void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool is_ext);
+/* The risk score for this event; adds a hit to v (and raises v->action unless
+ * that threshold is in shadow mode). */
+void detect_judge(struct detect *d, const struct event *ev, int64_t now, struct verdict *v);
+/* After the verdict: learn what was let through (nothing while flagged). */
+void detect_learn(struct detect *d, const struct event *ev, int64_t now, bool is_ext, enum action final);
+/* A login succeeded or failed (account may be NULL for a failure). */
+void detect_login(struct detect *d, const struct event *ev, int64_t now);
+/* For `ctl explain`: the profile (NULL if none) and the score as of now. */
+const struct profile *detect_explain(struct detect *d, const char *account, int64_t now, struct score *s);
+/* The site's usual shares. */
+void detect_site(const struct detect *d, float *foreign, float *freemail);
+/* True if l is one of the score's own pseudo-limits. */
+bool detect_is_score_limit(const struct limit *l);
+
+/* Persistence of profiles: dirty ones to cb (and marked clean); load one back. */
+typedef void (*detect_emit_fn)(void *arg, const char *account, const uint8_t *data, size_t len);
+void detect_collect(struct detect *d, detect_emit_fn cb, void *arg);
+int detect_load(struct detect *d, const char *account, const uint8_t *data, size_t len);
+size_t detect_count(const struct detect *d);
+
+#endif
