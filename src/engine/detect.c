@@ -198,10 +198,7 @@ void detect_learn(struct detect *d, const struct event *ev, int64_t now, bool is
     int hod = (int)((now / 3600) % 24), wd = (int)((now / 86400 + 4) % 7);
     if (p->hours[hod] < UINT16_MAX) p->hours[hod]++;
     if (p->wdays[wd] < UINT16_MAX) p->wdays[wd]++;
-    if (informative(d->c, ev->client)) {
-      profile_add(p->nets, PROFILE_NETS, profile_net(ev->client, false));
-      profile_add(p->wide, PROFILE_WIDE, profile_net(ev->client, true));
-    }
+    if (informative(d->c, ev->client)) profile_learn_network(p, ev->client, now);
     p->dirty = true;
   }
 }
@@ -295,8 +292,7 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
     }
     p->login_risk_until = now + LOGIN_RISK_SECONDS;
   } else if (inf && !(p->login_risk > 0 && now < p->login_risk_until)) {
-    profile_add(p->nets, PROFILE_NETS, profile_net(ev->client, false));
-    profile_add(p->wide, PROFILE_WIDE, wide);
+    profile_learn_network(p, ev->client, now);
   }
 }
 

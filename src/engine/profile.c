@@ -66,6 +66,23 @@ void profile_add(uint32_t *set, size_t n, uint32_t v) {
   set[0] = v;
 }
 
+void profile_learn_network(struct profile *p, const char *ip, int64_t now) {
+  uint32_t net = profile_net(ip, false), wide = profile_net(ip, true);
+  if (!net) return;
+  if (profile_has(p->nets, PROFILE_NETS, net) && profile_has(p->wide, PROFILE_WIDE, wide)) return;
+  int64_t day = now / 86400;
+  if (p->cand_net == net && day > p->cand_day) {
+    profile_add(p->nets, PROFILE_NETS, net);
+    profile_add(p->wide, PROFILE_WIDE, wide);
+    p->cand_net = p->cand_wide = 0;
+  } else if (p->cand_net != net) {
+    p->cand_net = net;
+    p->cand_wide = wide;
+    p->cand_day = day;
+  }
+  p->dirty = true;
+}
+
 /* One finished hour with `count` messages enters the statistics. */
 static void fold_hour(struct profile *p, float count) {
   float d = count - p->vol_mean;

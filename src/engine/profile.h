@@ -34,6 +34,8 @@ struct profile {
   uint32_t wide[PROFILE_WIDE];  /* hashed /16 or /32 */
   uint16_t countries[PROFILE_COUNTRIES]; /* two letters packed, 0 = empty */
   uint32_t asns[PROFILE_ASNS];
+  uint32_t cand_net, cand_wide; /* a network seen once: learned when seen again another day */
+  int64_t cand_day;
   /* login state */
   int64_t login_at;             /* last successful login */
   uint32_t login_wide;          /* its wide network hash */
@@ -56,6 +58,10 @@ void profile_learn_domain(struct profile *p, const char *domain);
 /* Small sets: true if present; add evicts the oldest entry when full. */
 bool profile_has(const uint32_t *set, size_t n, uint32_t v);
 void profile_add(uint32_t *set, size_t n, uint32_t v);
+/* Learn the client network of mail let through (or of a clean login): a
+ * network becomes known only when it comes back on a later day, so an
+ * intruder's first day is judged as new all day long. */
+void profile_learn_network(struct profile *p, const char *ip, int64_t now);
 /* Fold finished hours into the volume statistics and roll the recent rings to now. */
 void profile_roll(struct profile *p, int64_t now);
 /* Count a message sent now (for volume and usual hours). */
