@@ -118,13 +118,12 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
       logs);
 }
 
-static const char *account_arg(json_t *req, char *buf, size_t len) {
+/* The account as the policy server names it (lowercased, account_domain
+ * added), so `ctl show dave` finds what `sasl_username=dave` counted. */
+static const char *account_arg(struct daemon *d, json_t *req, char *buf, size_t len) {
   const char *a = json_string_value(json_object_get(req, "account"));
   if (!a || !*a || strlen(a) >= len) return NULL;
-  size_t i = 0;
-  for (; a[i]; i++) buf[i] = (char)((a[i] >= 'A' && a[i] <= 'Z') ? a[i] + 32 : a[i]);
-  buf[i] = 0;
-  return buf;
+  return conf_account_name(d->conf, a, strlen(a), buf, len) == 0 ? buf : NULL;
 }
 
 static json_t *susp_json(const struct susp *s) {
@@ -152,7 +151,7 @@ static json_t *limits_json(struct daemon *d, const char *acct, int64_t cnt[MET__
 
 static json_t *cmd_show(struct daemon *d, json_t *req, struct cconn *c) {
   char acct[KEY_MAX + 1];
-  if (!account_arg(req, acct, sizeof acct)) return error_reply("show needs an account");
+  if (!account_arg(d, req, acct, sizeof acct)) return error_reply("show needs an account");
   int64_t now = daemon_now(), cnt[MET__N][WIN__N];
   int known = engine_counts(d->engine, PER_ACCOUNT, acct, now, cnt);
   json_t *counters = json_object();
@@ -238,7 +237,7 @@ static json_t *profile_json(const struct profile *p) {
 
 static json_t *cmd_explain(struct daemon *d, json_t *req, struct cconn *c) {
   char acct[KEY_MAX + 1];
-  if (!account_arg(req, acct, sizeof acct)) return error_reply("explain needs an account");
+  if (!account_arg(d, req, acct, sizeof acct)) return error_reply("explain needs an account");
   if (!d->conf->score) return error_reply("the risk score is off (score = false)");
   struct score s;
   const struct profile *p = engine_explain(d->engine, acct, daemon_now(), &s);
@@ -271,7 +270,7 @@ static json_t *wait_persist(struct daemon *d, struct cconn *c, const char *acct,
 
 static json_t *cmd_suspend(struct daemon *d, json_t *req, struct cconn *c) {
   char acct[KEY_MAX + 1], by[32], esc[LOG_ESC_MAX];
-  if (!account_arg(req, acct, sizeof acct)) return error_reply("suspend needs an account");
+  if (!account_arg(d, req, acct, sizeof acct)) return error_reply("suspend needs an account");
   const char *reason = json_string_value(json_object_get(req, "reason"));
   if (!reason || !*reason) return error_reply("suspend needs --reason TEXT");
   snprintf(by, sizeof by, "ctl:uid=%u", (unsigned)c->uid);
@@ -285,7 +284,7 @@ static json_t *cmd_suspend(struct daemon *d, json_t *req, struct cconn *c) {
 
 static json_t *cmd_release(struct daemon *d, json_t *req, struct cconn *c) {
   char acct[KEY_MAX + 1];
-  if (!account_arg(req, acct, sizeof acct)) return error_reply("release needs an account");
+  if (!account_arg(d, req, acct, sizeof acct)) return error_reply("release needs an account");
   if (!engine_release(d->engine, acct)) return error_reply("account is not suspended");
   log_warn("release", "account=%s by=ctl:uid=%u", acct, (unsigned)c->uid);
   return wait_persist(d, c, acct,

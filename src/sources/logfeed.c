@@ -53,7 +53,19 @@ size_t logfeed_pending(const struct logfeed *f) { return qlink_count(f->q); }
 
 void logfeed_mark_policy(struct logfeed *f, const char *qid, int64_t now) {
   struct qlink_entry *q = qlink_put(f->q, qid, strlen(qid), now);
-  if (q) q->flags |= QL_POLICY;
+  if (q) {
+    q->flags |= QL_POLICY;
+    qlink_touch(f->q, q);
+  }
+}
+
+void logfeed_collect(struct logfeed *f, void (*cb)(void *, const char *, const struct qlink_entry *),
+                     void *arg) {
+  qlink_collect(f->q, cb, arg);
+}
+
+int logfeed_restore(struct logfeed *f, const char *qid, const char *text) {
+  return qlink_restore(f->q, qid, text);
 }
 
 static void copy_sv(char *dst, size_t len, struct strview v) { (void)sv_copy(dst, len, v); }
@@ -107,10 +119,12 @@ static int on_queued(struct logfeed *f, const struct logev *l, struct logfeed_re
   q->flags |= QL_QUEUED;
   q->nrcpt = l->nrcpt;
   r->nrcpt = l->nrcpt;
+  qlink_touch(f->q, q);
   if (!r->account) return 0;
   struct event ev = {EV_LOG_QUEUED, r->account, domain_of(sender), q->client, NULL, l->nrcpt, NULL, sender};
   if (feed(f, r, &ev) < 0) return -1;
   if (r->stopped) q->flags |= QL_STOPPED;
+  qlink_touch(f->q, q);
   return 0;
 }
 
@@ -151,12 +165,12 @@ static int on_arrival(struct logfeed *f, const struct logev *l, struct logfeed_r
   char sender[KEY_MAX + 1];
   copy_sv(sender, sizeof sender, l->sender);
   struct qlink_entry *q = qlink_put(f->q, l->qid.p, l->qid.len, l->ts);
-  if (q) qlink_set(q, acct, client), q->flags |= QL_QUEUED;
+  if (q) qlink_set(q, acct, client), q->flags |= QL_QUEUED, qlink_touch(f->q, q);
   uint32_t n = l->nrcpt ? l->nrcpt : (uint32_t)count_words(l->rcpts);
   r->nrcpt = n;
   struct event ev = {EV_LOG_QUEUED, acct, domain_of(sender), client, NULL, n, NULL, sender};
   if (feed(f, r, &ev) < 0) return -1;
-  if (q && r->stopped) q->flags |= QL_STOPPED;
+  if (q && r->stopped) q->flags |= QL_STOPPED, qlink_touch(f->q, q);
   return 0;
 }
 
@@ -172,7 +186,7 @@ int logfeed_feed(struct logfeed *f, const struct logev *l, logfeed_fn cb, void *
       struct qlink_entry *q = qlink_put(f->q, l->qid.p, l->qid.len, l->ts);
       account_of(f, l->user, acct, sizeof acct);
       copy_sv(client, sizeof client, l->ip);
-      if (q) qlink_set(q, acct, client);
+      if (q) qlink_set(q, acct, client), qlink_touch(f->q, q);
       r.account = acct[0] ? acct : NULL;
       r.client = client;
       break;
@@ -181,8 +195,12 @@ int logfeed_feed(struct logfeed *f, const struct logev *l, logfeed_fn cb, void *
     case LE_DELIVERY: rc = on_delivery(f, l, &r); break;
     case LE_ARRIVAL: rc = on_arrival(f, l, &r, acct, sizeof acct, client, sizeof client); break;
     case LE_REMOVED: qlink_del(f->q, l->qid.p, l->qid.len); break;
-    case LE_LOGIN_OK:
-    case LE_LOGIN_FAIL: {
+    case LE_LOGIN_FAIL:
+      /* Dovecot's auth process logs the same failure as the login
+       * process (auth_verbose): count the login line only */
+      if (sv_eq(l->service, "auth")) break;
+      /* fall through */
+    case LE_LOGIN_OK: {
       account_of(f, l->user, acct, sizeof acct);
       copy_sv(client, sizeof client, l->ip);
       r.account = acct[0] ? acct : NULL;

@@ -37,6 +37,12 @@ int logfeed_feed(struct logfeed *f, const struct logev *lev, logfeed_fn cb, void
     __attribute__((warn_unused_result));
 /* The policy server charged this queue id: the log must not count it again. */
 void logfeed_mark_policy(struct logfeed *f, const char *qid, int64_t now);
+struct qlink_entry;
+/* Queue-id links changed since the last call (e NULL: gone), to be saved
+ * with the read positions; and one restored at start-up (0 or -1). */
+void logfeed_collect(struct logfeed *f, void (*cb)(void *, const char *, const struct qlink_entry *),
+                     void *arg);
+int logfeed_restore(struct logfeed *f, const char *qid, const char *text);
 /* Queue ids being tracked. */
 size_t logfeed_pending(const struct logfeed *f);
 

@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "sources/journal.h"
 #include "sources/logfeed.h"
+#include "sources/qlink.h"
 #include "sources/tail.h"
 
 #define TAIL_POLL_BYTES (4u << 20)
@@ -131,6 +132,13 @@ static int load_pos(void *arg, const char *key, size_t klen, const void *val, si
   if (vlen >= sizeof v) return 0;
   memcpy(v, val, vlen);
   v[vlen] = 0;
+  if (klen > 2 && klen < 64 && !memcmp(key, "q:", 2)) { /* a queue id in flight */
+    char qid[64];
+    memcpy(qid, key + 2, klen - 2);
+    qid[klen - 2] = 0;
+    (void)logfeed_restore(ls->feed, qid, v);
+    return 0;
+  }
   if (klen == 7 && !memcmp(key, "journal", 7)) {
     free(ls->jsrc.saved_cursor);
     ls->jsrc.saved_cursor = strdup(v);
@@ -202,8 +210,25 @@ void logsource_free(struct logsource *ls) {
   free(ls);
 }
 
+struct qctx {
+  struct store_batch *b;
+  int failed;
+};
+
+static void save_qid(void *arg, const char *qid, const struct qlink_entry *e) {
+  struct qctx *x = arg;
+  char key[64], val[512];
+  int kl = snprintf(key, sizeof key, "q:%s", qid), vl = e ? qlink_encode(e, val, sizeof val) : 0;
+  if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 ||
+      store_batch_add(x->b, ST_META, key, (size_t)kl, e ? val : NULL, (size_t)vl) < 0)
+    x->failed = 1;
+}
+
 int logsource_collect(struct logsource *ls, struct store_batch *b) {
   char key[4200], val[96];
+  struct qctx qx = {b, 0};
+  if (logsource_active(ls)) logfeed_collect(ls->feed, save_qid, &qx);
+  if (qx.failed) return -1;
   for (size_t i = 0; i < ls->nsrcs; i++) {
     struct lsrc *s = &ls->srcs[i];
     struct tail_pos p = tail_position(s->tail);

@@ -135,6 +135,8 @@ static void handle(struct pconn *c, const struct policy_req *r) {
   if (sv_copy(num, sizeof num, r->recipient_count) < 0 ||
       num_parse_u64(num, strlen(num), UINT32_MAX, &rc) < 0)
     rc = 0;
+  if (rc == 0) /* not what Postfix sends at DATA/END-OF-MESSAGE: use what we saw */
+    rc = c->txn.rcpts ? c->txn.rcpts : rcpt[0] != 0;
   struct event ev = {
       .kind = kind_of(r->protocol_state),
       .account = account[0] ? account : NULL,

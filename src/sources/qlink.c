@@ -9,6 +9,7 @@
  */
 #include "sources/qlink.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct node {
 
 struct qlink {
   struct strmap *map; /* qid -> node */
+  struct strmap *changed; /* qids written or deleted since the last collect */
   struct node *head, *tail;
   size_t max;
   int64_t ttl;
@@ -28,7 +30,8 @@ struct qlink {
 
 struct qlink *qlink_new(size_t max, int64_t ttl) {
   struct qlink *q = calloc(1, sizeof *q);
-  if (!q || !(q->map = strmap_new())) {
+  if (!q || !(q->map = strmap_new()) || !(q->changed = strmap_new())) {
+    if (q) strmap_free(q->map);
     free(q);
     return NULL;
   }
@@ -59,7 +62,49 @@ void qlink_free(struct qlink *q) {
     node_free(n);
   }
   strmap_free(q->map);
+  strmap_free(q->changed);
   free(q);
+}
+
+static void mark(struct qlink *q, const char *qid) {
+  if (!strmap_get(q->changed, qid) && strmap_set(q->changed, qid, q) < 0) {
+    /* out of memory: this entry is not saved; a restart may count it again */
+  }
+}
+
+void qlink_touch(struct qlink *q, const struct qlink_entry *e) { mark(q, e->qid); }
+
+void qlink_collect(struct qlink *q, void (*cb)(void *, const char *, const struct qlink_entry *),
+                   void *arg) {
+  size_t pos = 0;
+  const char *k;
+  void *v;
+  while (strmap_next(q->changed, &pos, &k, &v)) {
+    struct node *n = strmap_get(q->map, k);
+    cb(arg, k, n ? &n->e : NULL);
+  }
+  strmap_free(q->changed);
+  q->changed = strmap_new();
+}
+
+int qlink_encode(const struct qlink_entry *e, char *buf, size_t len) {
+  int n = snprintf(buf, len, "%u %u %lld %s %s", e->flags, e->nrcpt, (long long)e->first_seen,
+                   e->account ? e->account : "-", e->client ? e->client : "-");
+  return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+int qlink_restore(struct qlink *q, const char *qid, const char *text) {
+  unsigned flags, nrcpt;
+  long long first;
+  char acct[320], client[64];
+  if (sscanf(text, "%u %u %lld %319s %63s", &flags, &nrcpt, &first, acct, client) != 5) return -1;
+  struct qlink_entry *e = qlink_put(q, qid, strlen(qid), first);
+  if (!e) return -1;
+  e->flags = (uint8_t)flags;
+  e->nrcpt = nrcpt;
+  qlink_set(e, strcmp(acct, "-") ? acct : NULL, strcmp(client, "-") ? client : NULL);
+  strmap_del(q->changed, qid); /* restored: it is on disk already */
+  return 0;
 }
 
 static int copy_qid(char *dst, const char *qid, size_t len) {
@@ -85,6 +130,7 @@ struct qlink_entry *qlink_put(struct qlink *q, const char *qid, size_t len, int6
     return NULL;
   }
   n->e.first_seen = now;
+  mark(q, n->e.qid);
   n->prev = q->tail;
   if (q->tail) q->tail->next = n;
   else q->head = n;
@@ -128,6 +174,7 @@ void qlink_del(struct qlink *q, const char *qid, size_t len) {
   if (copy_qid(k, qid, len) < 0) return;
   struct node *n = strmap_del(q->map, k);
   if (!n) return;
+  mark(q, k);
   unlink_node(q, n);
   node_free(n);
 }
@@ -136,6 +183,7 @@ void qlink_expire(struct qlink *q, int64_t now) {
   while (q->head && (q->head->e.first_seen + q->ttl < now || strmap_count(q->map) > q->max)) {
     struct node *n = q->head;
     strmap_del(q->map, n->e.qid);
+    mark(q, n->e.qid);
     unlink_node(q, n);
     node_free(n);
   }

@@ -47,5 +47,13 @@ void qlink_del(struct qlink *q, const char *qid, size_t len);
 /* Drop entries past their ttl (as of now), and the oldest beyond max. */
 void qlink_expire(struct qlink *q, int64_t now);
 size_t qlink_count(const struct qlink *q);
+/* Note that e changed (flags, account): it is written at the next collect. */
+void qlink_touch(struct qlink *q, const struct qlink_entry *e);
+/* Hand out every entry changed or deleted (e NULL) since the last call. */
+void qlink_collect(struct qlink *q, void (*cb)(void *arg, const char *qid, const struct qlink_entry *e),
+                   void *arg);
+/* Text form of an entry for the store, and back (0 or -1). */
+int qlink_encode(const struct qlink_entry *e, char *buf, size_t len);
+int qlink_restore(struct qlink *q, const char *qid, const char *text);
 
 #endif

@@ -21,6 +21,17 @@
 #include "sources/logline.h"
 
 #define TAIL_BUF (LOG_LINE_MAX + 65536)
+#define HEAD_BYTES 128
+
+/* Hash of the first `want` bytes (at most HEAD_BYTES); *len says how many there were. */
+static uint32_t head_of(int fd, size_t want, size_t *len) {
+  char b[HEAD_BYTES];
+  ssize_t n = pread(fd, b, want < sizeof b ? want : sizeof b, 0);
+  uint32_t h = 2166136261u;
+  *len = n > 0 ? (size_t)n : 0;
+  for (size_t i = 0; i < *len; i++) h = (h ^ (uint8_t)b[i]) * 16777619u;
+  return h;
+}
 
 struct tail {
   char *path;
@@ -31,6 +42,8 @@ struct tail {
   size_t len;        /* bytes in buf not yet handed out */
   bool skipping;     /* inside the tail of a too-long line */
   bool missing;
+  uint32_t head_hash; /* of the first HEAD_BYTES: a copytruncate refilled past our offset changes it */
+  size_t head_len;
 };
 
 static void close_fd(struct tail *t) {
@@ -51,6 +64,7 @@ static int open_path(struct tail *t, const struct tail_pos *saved, bool from_end
   }
   t->missing = false;
   t->fd = fd;
+  t->head_len = 0;
   t->dev = (uint64_t)st.st_dev;
   t->ino = (uint64_t)st.st_ino;
   t->len = 0;
@@ -133,14 +147,19 @@ int tail_poll(struct tail *t, size_t max_bytes, tail_line_fn line, void *arg) {
   }
   struct stat cur, now;
   int lines = 0;
-  if (fstat(t->fd, &cur) == 0 && (uint64_t)cur.st_size < t->off + t->len) {
-    t->off = 0; /* truncated (copytruncate): the file starts over */
+  size_t hl = 0;
+  uint32_t hh = t->head_len ? head_of(t->fd, t->head_len, &hl) : 0;
+  if ((fstat(t->fd, &cur) == 0 && (uint64_t)cur.st_size < t->off + t->len) ||
+      (t->head_len && hl >= t->head_len && hh != t->head_hash)) {
+    t->off = 0; /* truncated (copytruncate), perhaps refilled since: the file starts over */
     t->len = 0;
     t->skipping = false;
+    t->head_len = 0;
   }
   int n = drain(t, max_bytes, line, arg);
   if (n < 0) return -1;
   lines += n;
+  if (t->head_len < HEAD_BYTES && t->off > 0) t->head_hash = head_of(t->fd, HEAD_BYTES, &t->head_len);
   if (stat(t->path, &now) < 0) {
     t->missing = true;
     return lines;
