@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/conf_internal.h"
+#include "actions/decision_log.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "engine/keytab.h"
@@ -53,26 +54,53 @@ static void on_flushed(void *arg, int rc, const char *err, const struct store_ba
   persist_requeue(d->engine, b); /* suspensions stay in susp_retry */
 }
 
-static void flush(struct daemon *d) {
-  if (d->flushing) return; /* the last batch is still being written */
-  struct store_batch b = {0};
-  int failed = persist_collect(d->engine, &b) < 0;
-  if (d->logs && logsource_collect(d->logs, &b) < 0) failed = 1;
+#define FLUSH_SLICE 4096 /* records per loop turn: a big flush never stalls requests for long */
+
+/* Finish the batch: read positions, suspension retries; hand it to the writer. */
+static void flush_submit(struct daemon *d) {
+  struct store_batch *b = &d->pending;
+  int failed = d->logs && logsource_collect(d->logs, b) < 0;
   size_t pos = 0;
   const char *acct;
   void *v;
   while (strmap_next(d->susp_retry, &pos, &acct, &v))
-    if (persist_suspension(d->engine, acct, &b) < 0) failed = 1;
+    if (persist_suspension(d->engine, acct, b) < 0) failed = 1;
   if (failed) {
     d->stats.errors[SE_INTERNAL]++;
     log_error("internal", "what=flush_batch error=out_of_memory");
   }
-  if (b.n == 0) {
-    store_batch_clear(&b);
+  d->collecting = false;
+  if (b->n == 0) {
+    store_batch_clear(b);
     return;
   }
   d->flushing = true;
-  if (writer_submit(d->writer, &b, on_flushed, d) < 0) d->flushing = false;
+  if (writer_submit(d->writer, b, on_flushed, d) < 0) d->flushing = false;
+}
+
+static void on_collect(evutil_socket_t fd, short what, void *arg) {
+  struct daemon *d = arg;
+  long left = persist_collect_some(d->engine, &d->pending, FLUSH_SLICE);
+  if (left < 0) {
+    d->stats.errors[SE_INTERNAL]++;
+    log_error("internal", "what=flush_batch error=out_of_memory");
+  }
+  if (left > 0) event_active(d->collect_ev, EV_TIMEOUT, 0); /* next slice after other events */
+  else flush_submit(d);
+}
+
+static void flush(struct daemon *d) {
+  if (d->flushing || d->collecting) return; /* the last batch is still being built or written */
+  d->collecting = true;
+  memset(&d->pending, 0, sizeof d->pending);
+  on_collect(-1, 0, d);
+}
+
+/* At shutdown: everything, now. */
+static void flush_all(struct daemon *d) {
+  while (d->collecting) on_collect(-1, 0, d);
+  flush(d);
+  while (d->collecting) on_collect(-1, 0, d);
 }
 
 struct persist_ctx {
@@ -179,7 +207,7 @@ static void shutdown_now(struct daemon *d) {
   ctl_server_free(d->ctl);
   d->ctl = NULL;
   writer_drain(d->writer); /* in-flight suspensions: their replies go out now */
-  flush(d);
+  flush_all(d);
   writer_drain(d->writer);
   struct timeval grace = {0, 200000}; /* let queued replies reach their clients */
   event_base_loopexit(d->base, &grace);
@@ -220,7 +248,9 @@ static void libevent_log(int severity, const char *msg) {
 static int start(struct daemon *d) {
   char err[512];
   if (!(d->store = store_open(d->conf, err, sizeof err))) fatal("store: %s", err);
-  if (!(d->engine = engine_new(d->conf)) || !(d->susp_retry = strmap_new())) fatal("out of memory");
+  if (!(d->engine = engine_new(d->conf)) || !(d->susp_retry = strmap_new()) ||
+      !(d->decision_rl = decision_rl_new()))
+    fatal("out of memory (or the free-mail list)");
   int bad = persist_load(d->engine, d->store);
   if (bad < 0) fatal("store: cannot read %s", d->conf->state_dir);
   if (bad > 0) log_warn("store_load", "skipped=%d note=bad_entries_ignored", bad);
@@ -233,8 +263,9 @@ static int start(struct daemon *d) {
   d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
   d->flush_timer = event_new(d->base, -1, EV_PERSIST, on_flush_timer, d);
   d->sweep_timer = event_new(d->base, -1, EV_PERSIST, on_sweep_timer, d);
+  d->collect_ev = event_new(d->base, -1, 0, on_collect, d);
   struct timeval one = {1, 0};
-  if (!d->ev_hup || !d->ev_term || !d->ev_int || !d->flush_timer || !d->sweep_timer ||
+  if (!d->ev_hup || !d->ev_term || !d->ev_int || !d->flush_timer || !d->sweep_timer || !d->collect_ev ||
       event_add(d->ev_hup, NULL) || event_add(d->ev_term, NULL) || event_add(d->ev_int, NULL) ||
       event_add(d->sweep_timer, &one))
     fatal("cannot set up signals and timers");
@@ -273,9 +304,12 @@ int daemon_run(const char *path) {
   event_free(d.ev_int);
   event_free(d.flush_timer);
   event_free(d.sweep_timer);
+  event_free(d.collect_ev);
+  store_batch_clear(&d.pending);
   engine_free(d.engine);
   store_close(d.store);
   strmap_free(d.susp_retry);
+  decision_rl_free(d.decision_rl);
   log_info("stopped", "requests=%llu", (unsigned long long)d.stats.requests);
   conf_free(d.conf);
   event_base_free(d.base);

@@ -30,9 +30,13 @@ struct daemon {
   struct ctl_server *ctl;
   struct logsource *logs; /* live log files and journal */
   struct event *ev_hup, *ev_term, *ev_int, *flush_timer, *sweep_timer;
-  struct strmap *susp_retry; /* accounts whose suspension change is not yet on disk */
+  struct strmap *susp_retry;
+  struct decision_rl *decision_rl; /* accounts whose suspension change is not yet on disk */
   int64_t max_conns; /* max_connections, capped by the descriptor limit */
-  bool flushing;
+  bool flushing;   /* a batch is being written */
+  bool collecting; /* a batch is being built, slice by slice */
+  struct store_batch pending;
+  struct event *collect_ev;
   bool stopping;
 };
 

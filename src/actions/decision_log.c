@@ -5,7 +5,9 @@
  * Shadow hits show what would have happened: action=dunno would=hold shadow=yes. */
 #include "actions/decision_log.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,8 +17,45 @@ static const char *esc(char *buf, size_t len, const char *s) {
   return log_esc(buf, len, s ? s : "", s ? strlen(s) : 0);
 }
 
+#define RL_SLOTS 4096
+
+struct rl_slot {
+  uint32_t hash;
+  int64_t minute;
+  uint32_t lines, suppressed;
+};
+
+struct decision_rl {
+  struct rl_slot slot[RL_SLOTS];
+};
+
+struct decision_rl *decision_rl_new(void) { return calloc(1, sizeof(struct decision_rl)); }
+void decision_rl_free(struct decision_rl *rl) { free(rl); }
+
+/* 1 to log this line (*suppressed set to lines held back before it), 0 to hold it back. */
+static int rl_allow(const struct decision_ctx *d, uint32_t *suppressed) {
+  *suppressed = 0;
+  if (!d->rl || !d->per_minute || !d->account) return 1;
+  uint32_t h = 2166136261u;
+  for (const char *p = d->account; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+  struct rl_slot *s = &d->rl->slot[h % RL_SLOTS];
+  int64_t minute = (d->at ? d->at : d->now) / 60;
+  if (s->hash != h || s->minute != minute) {
+    *suppressed = s->hash == h ? s->suppressed : 0;
+    *s = (struct rl_slot){h, minute, 0, 0};
+  }
+  if (s->lines < d->per_minute) {
+    s->lines++;
+    return 1;
+  }
+  s->suppressed++;
+  return 0;
+}
+
 void decision_log(const struct decision_ctx *d, const struct verdict *v, bool global_shadow) {
   if (v->action == ACT_DUNNO && v->nhits == 0) return;
+  uint32_t held;
+  if (!rl_allow(d, &held)) return;
   char a[300], cl[80], s[300], hits[400] = "";
   const struct hit *worst = NULL;
   size_t o = 0;
@@ -50,9 +89,11 @@ void decision_log(const struct decision_ctx *d, const struct verdict *v, bool gl
     snprintf(sc, sizeof sc, " score=%.1f reasons=%s", v->score,
              log_esc(esc_r, sizeof esc_r, v->reasons, strlen(v->reasons)));
   }
-  log_info("decision", "account=%s client=%s sender=%s stage=%s%s action=%s%s%s%s shadow=%s%s%s%s",
+  char sup[40] = "";
+  if (held) snprintf(sup, sizeof sup, " suppressed_before=%u", held);
+  log_info("decision", "account=%s client=%s sender=%s stage=%s%s action=%s%s%s%s shadow=%s%s%s%s%s",
            esc(a, sizeof a, d->account), esc(cl, sizeof cl, d->client),
            esc(s, sizeof s, d->sender), d->stage, at, conf_action_name(v->action), would, detail, sc,
            (worst && !v->limit) || global_shadow ? "yes" : "no", *hits ? " hits=" : "", hits,
-           v->was_suspended ? " reason=suspended" : "");
+           v->was_suspended ? " reason=suspended" : "", sup);
 }

@@ -71,6 +71,7 @@ struct conf {
   bool shadow;
   char *fail_action;
   char *charge_at;
+  int64_t decision_log_limit;
   char *log_level;
   char *log_target;
   char *syslog_facility;

@@ -48,6 +48,8 @@ const struct conf_key conf_keys[] = {
     {"charge_at", KT_STR, "end-of-message", 0, 0, "end-of-message|data", true, OFF(charge_at),
      NOCOUNT, NULL,
      "Stage at which a message is charged once with its accepted recipient_count."},
+    {"decision_log_limit", KT_INT, "20", 0, 1000000, NULL, true, OFF(decision_log_limit), NOCOUNT,
+     NULL, "Most decision lines per account per minute (0: all); the next line says how many were held back."},
     {"log_level", KT_STR, "info", 0, 0, "error|warning|info|debug", true, OFF(log_level), NOCOUNT,
      NULL, "Least severe level logged."},
     {"log_target", KT_STR, "stderr", 0, 0, "stderr|syslog", true, OFF(log_target), NOCOUNT, NULL,

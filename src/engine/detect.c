@@ -276,7 +276,7 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
     risk += 2;
     if (!why[0]) snprintf(why, sizeof why, "login after %u failed attempts", p->fails_recent);
   }
-  if (wide && !cold && !profile_has(p->wide, PROFILE_WIDE, wide)) {
+  if (wide && !cold && p->wide[0] && !profile_has(p->wide, PROFILE_WIDE, wide)) {
     risk += 2;
     if (!why[0]) snprintf(why, sizeof why, "login from %s, a network it never used", ev->client);
   }

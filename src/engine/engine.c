@@ -331,19 +331,23 @@ const char *engine_next_key(const struct engine *e, enum limit_per per, size_t *
 }
 
 void engine_collect(struct engine *e, engine_emit_fn cb, void *arg) {
+  (void)engine_collect_some(e, cb, arg, SIZE_MAX);
+}
+
+size_t engine_collect_some(struct engine *e, engine_emit_fn cb, void *arg, size_t max) {
   uint8_t buf[16 + MET__N * WIN__N * sizeof(win_ring)];
-  for (size_t i = 0; i < e->ndirty; i++) {
-    struct rec *r = e->dirty[i];
+  for (size_t done = 0; done < max && e->ndirty; done++) { /* from the back: no shifting */
+    struct rec *r = e->dirty[--e->ndirty];
     r->flags &= (uint8_t)~REC_DIRTY;
     size_t n = rec_encode(r, buf, sizeof buf);
     cb(arg, (enum limit_per)(r->flags >> REC_PER_SHIFT), rec_key(r), buf, n);
   }
-  e->ndirty = 0;
   for (size_t i = 0; i < e->ngone; i++) {
     cb(arg, (enum limit_per)(e->gone[i][0] - '0'), e->gone[i] + 2, NULL, 0);
     free(e->gone[i]);
   }
   e->ngone = 0;
+  return e->ndirty;
 }
 
 void engine_mark_dirty(struct engine *e, enum limit_per per, const char *key) {

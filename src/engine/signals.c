@@ -102,9 +102,10 @@ static void habits(const struct signal_ctx *x, struct score *s) {
 static void origin(const struct signal_ctx *x, struct score *s) {
   const struct profile *p = x->p;
   bool c = cold(x);
-  if (x->client_wide && !profile_has(p->wide, PROFILE_WIDE, x->client_wide))
+  /* "new" needs something known: an account whose networks are not learned yet says nothing */
+  if (x->client_wide && p->wide[0] && !profile_has(p->wide, PROFILE_WIDE, x->client_wide))
     add(s, "new_network", true, c ? 0.5f : 2.0f, "client %s is in a network it never used", x->client);
-  else if (x->client_net && !c && !profile_has(p->nets, PROFILE_NETS, x->client_net))
+  else if (x->client_net && !c && p->nets[0] && !profile_has(p->nets, PROFILE_NETS, x->client_net))
     add(s, "new_subnet", true, 0.5f, "client %s is in a /24 it never used", x->client);
   if (p->login_risk > 0 && x->now < p->login_risk_until)
     add(s, "login_risk", true, p->login_risk, "%s", p->login_reason);

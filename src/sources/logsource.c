@@ -63,7 +63,8 @@ static void on_result(void *arg, const struct logfeed_result *r) {
   char stage[32], sender[320] = "";
   snprintf(stage, sizeof stage, "log:%s", logev_kind_name(r->lev->kind));
   (void)sv_copy(sender, sizeof sender, r->lev->sender);
-  struct decision_ctx dc = {r->account, r->client, sender, stage, "", r->nrcpt, r->lev->ts};
+  struct decision_ctx dc = {r->account, r->client, sender, stage, "", r->nrcpt, r->lev->ts,
+                            ls->d->decision_rl, (unsigned)ls->d->conf->decision_log_limit, daemon_now()};
   decision_log(&dc, &r->v, ls->d->conf->shadow);
   if (r->v.suspended_now) daemon_persist_suspension(ls->d, r->account, NULL, NULL);
 }
@@ -107,6 +108,7 @@ static void on_journal(void *arg, const struct logline *l) {
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
   struct logsource *ls = arg;
+  if (ls->d->collecting) return; /* a flush is being sliced: positions must match its counters */
   int64_t now = daemon_now();
   for (size_t i = 0; i < ls->nsrcs; i++) {
     struct lsrc *s = &ls->srcs[i];

@@ -12,8 +12,7 @@
  */
 #include "sources/policy_server.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,12 +33,18 @@
 
 /* Unread replies a client may leave before it counts as a slow reader. */
 #define POLICY_OUT_MAX (64 * 1024)
+#define POLICY_IN_FIRST 2048 /* input buffers start small: 2,000 idle smtpds cost little */
 
 struct pconn {
   struct policy_server *ps;
-  struct bufferevent *bev; /* NULL once closed while a write was pending */
+  int fd;                   /* -1 once closed while a store write was pending */
+  struct event *rd, *wr;
+  char *in;                 /* bytes read, not yet parsed */
+  size_t in_len, in_cap;
+  char *out;                /* replies the socket did not take yet */
+  size_t out_len, out_off;
   struct txn txn;
-  bool waiting;
+  bool waiting;             /* a reply is held until a suspension is on disk */
   char pending[REPLY_MAX];
   size_t pending_len;
   struct pconn *prev, *next;
@@ -55,8 +60,14 @@ struct policy_server {
 
 static void conn_free(struct pconn *c) {
   struct policy_server *ps = c->ps;
-  if (c->bev) bufferevent_free(c->bev);
-  c->bev = NULL;
+  if (c->rd) event_free(c->rd);
+  if (c->wr) event_free(c->wr);
+  c->rd = c->wr = NULL;
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+  free(c->in);
+  free(c->out);
+  c->in = c->out = NULL;
   if (c->prev) c->prev->next = c->next;
   else if (ps->conns == c) ps->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -106,10 +117,34 @@ static void count_decision(struct stats *st, const struct verdict *v) {
 }
 
 static void on_persisted(void *arg, int rc);
-static void on_read(struct bufferevent *bev, void *arg);
+static void process_input(struct pconn *c);
 
-/* Answer one request; views in r are valid during the call only. */
-static void handle(struct pconn *c, const struct policy_req *r) {
+/* Write what the socket takes now, keep the rest for on_write. -1: the
+ * client has left more than POLICY_OUT_MAX unread (slow reader). */
+static int send_reply(struct pconn *c, const char *buf, size_t n) {
+  if (c->out_len == c->out_off) {
+    c->out_len = c->out_off = 0;
+    ssize_t w = write(c->fd, buf, n);
+    if (w == (ssize_t)n) return 0;
+    if (w < 0 && errno != EAGAIN && errno != EINTR) return 0; /* the read side will see the error */
+    if (w > 0) buf += w, n -= (size_t)w;
+  }
+  if (c->out_len - c->out_off + n > POLICY_OUT_MAX) return -1;
+  if (!c->out && !(c->out = malloc(POLICY_OUT_MAX + REPLY_MAX))) return -1;
+  if (c->out_off) { /* compact */
+    memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+    c->out_len -= c->out_off;
+    c->out_off = 0;
+  }
+  memcpy(c->out + c->out_len, buf, n);
+  c->out_len += n;
+  event_add(c->wr, NULL);
+  return 0;
+}
+
+/* Answer one request; views in r are valid during the call only. -1 when
+ * the connection must be dropped (slow reader). */
+static int handle(struct pconn *c, const struct policy_req *r) {
   struct daemon *d = c->ps->d;
   const struct conf *conf = d->conf;
   d->stats.requests++;
@@ -163,69 +198,113 @@ static void handle(struct pconn *c, const struct policy_req *r) {
     char qid[64];
     if (sv_copy(qid, sizeof qid, r->queue_id) == 0) logfeed_mark_policy(logsource_feed(d->logs), qid, daemon_now());
   }
-  struct decision_ctx dc = {account, client, sender, stage, c->txn.instance, ev.rcpt_count, 0};
+  struct decision_ctx dc = {account, client, sender, stage, c->txn.instance, ev.rcpt_count, 0,
+                            d->decision_rl, (unsigned)conf->decision_log_limit, daemon_now()};
   decision_log(&dc, &v, conf->shadow);
   if (v.suspended_now) {
     memcpy(c->pending, reply, n);
     c->pending_len = n;
     c->waiting = true;
     c->ps->nwaiting++;
-    bufferevent_disable(c->bev, EV_READ);
+    event_del(c->rd);
     daemon_persist_suspension(d, account, on_persisted, c);
-    return;
+    return 0;
   }
-  bufferevent_write(c->bev, reply, n);
+  return send_reply(c, reply, n);
 }
 
 static void on_persisted(void *arg, int rc) {
   struct pconn *c = arg;
   c->waiting = false;
   c->ps->nwaiting--;
-  if (!c->bev) { /* the client left meanwhile */
+  if (c->fd < 0) { /* the client left meanwhile */
     free(c);
     return;
   }
   /* rc < 0: the suspension holds in memory and is retried; answer anyway */
-  bufferevent_write(c->bev, c->pending, c->pending_len);
-  bufferevent_enable(c->bev, EV_READ);
-  on_read(c->bev, c);
+  if (send_reply(c, c->pending, c->pending_len) < 0) {
+    count_error(c, SE_SLOW_READER, "replies_not_read");
+    conn_free(c);
+    return;
+  }
+  struct timeval idle = {(time_t)c->ps->d->conf->client_idle_timeout, 0};
+  event_add(c->rd, &idle);
+  process_input(c);
 }
 
-static void on_read(struct bufferevent *bev, void *arg) {
-  struct pconn *c = arg;
-  struct evbuffer *in = bufferevent_get_input(bev);
-  while (!c->waiting) {
-    size_t avail = evbuffer_get_length(in);
-    if (avail == 0) return;
-    size_t take = avail < POLICY_REQ_MAX ? avail : POLICY_REQ_MAX;
-    const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
+/* Answer every complete request in the input buffer. */
+static void process_input(struct pconn *c) {
+  size_t pos = 0;
+  while (!c->waiting && pos < c->in_len) {
+    size_t avail = c->in_len - pos;
     struct policy_req req;
     enum policy_err err;
-    long used = policy_parse(data, take, &req, &err);
-    if (used == 0) return;
+    long used = policy_parse(c->in + pos, avail < POLICY_REQ_MAX ? avail : POLICY_REQ_MAX, &req, &err);
+    if (used == 0) break;
     if (used < 0) {
       count_error(c, err_of(err), policy_err_name(err));
       conn_free(c);
       return;
     }
-    handle(c, &req);
-    evbuffer_drain(in, (size_t)used);
-    if (evbuffer_get_length(bufferevent_get_output(bev)) > POLICY_OUT_MAX) {
+    if (handle(c, &req) < 0) {
       count_error(c, SE_SLOW_READER, "replies_not_read");
       conn_free(c);
       return;
     }
+    pos += (size_t)used;
   }
+  memmove(c->in, c->in + pos, c->in_len - pos);
+  c->in_len -= pos;
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg) {
+static int grow_input(struct pconn *c) {
+  if (c->in_len < c->in_cap) return 0;
+  size_t ncap = c->in_cap ? c->in_cap * 2 : POLICY_IN_FIRST;
+  if (ncap > POLICY_REQ_MAX + 4096) ncap = POLICY_REQ_MAX + 4096;
+  if (ncap <= c->in_cap) return -1;
+  char *n = realloc(c->in, ncap);
+  if (!n) return -1;
+  c->in = n;
+  c->in_cap = ncap;
+  return 0;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg) {
   struct pconn *c = arg;
-  if (what & BEV_EVENT_TIMEOUT) {
+  if (what & EV_TIMEOUT) {
     c->ps->d->stats.errors[SE_IDLE_CLOSED]++;
-  } else if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_input(bev))) {
-    count_error(c, SE_INCOMPLETE, "closed_mid_request");
+    conn_free(c);
+    return;
   }
-  conn_free(c);
+  if (grow_input(c) < 0) { /* full and still no complete request */
+    count_error(c, SE_TOO_LARGE, "request_too_large");
+    conn_free(c);
+    return;
+  }
+  ssize_t n = read(fd, c->in + c->in_len, c->in_cap - c->in_len);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) {
+    if (c->in_len) count_error(c, SE_INCOMPLETE, "closed_mid_request");
+    conn_free(c);
+    return;
+  }
+  c->in_len += (size_t)n;
+  process_input(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg) {
+  struct pconn *c = arg;
+  ssize_t w = write(fd, c->out + c->out_off, c->out_len - c->out_off);
+  if (w < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (w <= 0) {
+    conn_free(c);
+    return;
+  }
+  c->out_off += (size_t)w;
+  if (c->out_off == c->out_len) {
+    c->out_off = c->out_len = 0;
+    event_del(c->wr);
+  }
 }
 
 static void on_accept(evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
@@ -245,26 +324,27 @@ static void on_accept(evutil_socket_t fd, struct sockaddr *sa, int salen, void *
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   struct pconn *c = calloc(1, sizeof *c);
-  struct bufferevent *bev =
-      c ? bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
-  if (!bev) {
+  if (c) {
+    c->fd = fd;
+    c->rd = event_new(d->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wr = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+  }
+  struct timeval idle = {(time_t)d->conf->client_idle_timeout, 0};
+  if (!c || !c->rd || !c->wr || evutil_make_socket_nonblocking(fd) < 0 || event_add(c->rd, &idle) < 0) {
+    if (c && c->rd) event_free(c->rd);
+    if (c && c->wr) event_free(c->wr);
     free(c);
     close(fd);
     d->stats.errors[SE_INTERNAL]++;
     return;
   }
   c->ps = ps;
-  c->bev = bev;
   c->next = ps->conns;
   if (ps->conns) ps->conns->prev = c;
   ps->conns = c;
   ps->nconns++;
   d->stats.conns_current++;
   d->stats.conns_total++;
-  struct timeval idle = {(time_t)d->conf->client_idle_timeout, 0};
-  bufferevent_setcb(bev, on_read, NULL, on_event, c);
-  bufferevent_set_timeouts(bev, &idle, NULL);
-  bufferevent_enable(bev, EV_READ);
 }
 
 struct policy_server *policy_server_new(struct daemon *d, char *err, size_t errlen) {

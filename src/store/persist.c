@@ -7,6 +7,7 @@
  */
 #include "store/persist.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,15 @@ static void emit_profile(void *arg, const char *account, const uint8_t *data, si
     cx->failed = 1;
 }
 
-int persist_collect(struct engine *e, struct store_batch *b) {
+long persist_collect_some(struct engine *e, struct store_batch *b, size_t max) {
   struct collect_ctx cx = {b, 0};
-  engine_collect(e, emit, &cx);
-  engine_collect_profiles(e, emit_profile, &cx);
-  return cx.failed ? -1 : 0;
+  size_t left = engine_collect_some(e, emit, &cx, max);
+  if (!left) engine_collect_profiles(e, emit_profile, &cx);
+  return cx.failed ? -1 : (long)left;
+}
+
+int persist_collect(struct engine *e, struct store_batch *b) {
+  return persist_collect_some(e, b, SIZE_MAX) < 0 ? -1 : 0;
 }
 
 int persist_suspension(struct engine *e, const char *account, struct store_batch *b) {

@@ -49,7 +49,8 @@ def main():
         with open(conf, "w") as f:
             f.write(base.replace('"inet:127.0.0.1:10040", "unix:/run/mailfuse/policy.sock"', f'"unix:{d}/p.sock"')
                     .replace("/run/mailfuse/ctl.sock", f"{d}/ctl.sock").replace("/var/lib/mailfuse", f"{d}/state")
-                    + f'\nlog_files = [ "{log}" ];\ntail_from = "beginning";\nlog_timezone = "UTC";\n')
+                    + f'\nlog_files = [ "{log}" ];\ntail_from = "beginning";\nlog_timezone = "UTC";\n'
+                    'decision_log_limit = 0;\n')
         js = os.path.join(d, "r.json")
         r = subprocess.run([MF, "replay", "-c", conf, "-q", "--json", js, log], capture_output=True, text=True,
                            timeout=120)
