@@ -281,7 +281,10 @@ done
 IDLE_START=$(busy_note "before the run")
 
 # ------------------------------------------------------------------ mailfuse
-if want mailfuse; then
+# mailfuse_rows SCORE LABEL: one variant of the example config (score = true|false)
+mailfuse_rows() {
+    local SCORE=$1 LABEL=$2
+    {
     if [[ ! -x $MAILFUSE ]]; then
         log "no $MAILFUSE: skipping mailfuse (build it with meson first)"
         echo "- mailfuse: not built ($MAILFUSE missing), skipped." >> "$NOTES"
@@ -297,7 +300,9 @@ if want mailfuse; then
               skip && /;/ { skip = 0; next }
               skip { next }
               /^[ \t]*(listen|state_dir|control_socket)[ \t]*[=:]/ { if ($0 !~ /;/) skip = 1; next }
+              /^[ \t]*score[ \t]*=/ { next }
               { print }' "$CONF_SRC" > "$MF/mailfuse.conf"
+            echo "score = $SCORE;" >> "$MF/mailfuse.conf"
         else
             log "no $CONF_SRC: using a minimal config with the spec's limits"
             cat > "$MF/mailfuse.conf" <<'EOF'
@@ -338,8 +343,8 @@ EOF
                 sbytes=$(jq -r '.store.bytes // "?"' "$MF/status-mem.json" 2>/dev/null || echo "?")
                 tracked=$(jq -r '.tracked.accounts // "?"' "$MF/status-mem.json" 2>/dev/null || echo "?")
                 per() { awk -v a="$1" -v b="$2" -v n="$ACCOUNTS" 'BEGIN { if (a == "" || b == "") print "?"; else printf "%.0f", (b - a) * 1024 / n }'; }
-                MEM_TABLE=$(
-                    echo "| mailfuse memory ($ACCOUNTS accounts, 1 message each) | before | after | per account |"
+                MEM_TABLE="${MEM_TABLE:-}"$'\n'$(
+                    echo "| $LABEL memory ($ACCOUNTS accounts, 1 message each) | before | after | per account |"
                     echo "|---|---|---|---|"
                     echo "| VmRSS | ${rss0} kB | ${rss1} kB | $(per "$rss0" "$rss1") bytes |"
                     echo "| RssAnon | ${anon0} kB | ${anon1} kB | $(per "$anon0" "$anon1") bytes |"
@@ -352,12 +357,12 @@ EOF
                 common=(--clients "$CLIENTS" --sender-domains "$SENDER_DOMAINS")
                 for c in $CONNS; do
                     range=$((range + 1))
-                    run_point "mailfuse" tcp "inet:127.0.0.1:$MF_PORT" "$c" "$DURATION" "$WARMUP" "${common[@]}" \
+                    run_point "$LABEL" tcp "inet:127.0.0.1:$MF_PORT" "$c" "$DURATION" "$WARMUP" "${common[@]}" \
                         --account-offset $((range * ACCOUNTS))
                 done
                 for c in $CONNS; do
                     range=$((range + 1))
-                    run_point "mailfuse" unix "unix:$MF_SOCK" "$c" "$DURATION" "$WARMUP" "${common[@]}" \
+                    run_point "$LABEL" unix "unix:$MF_SOCK" "$c" "$DURATION" "$WARMUP" "${common[@]}" \
                         --account-offset $((range * ACCOUNTS))
                 done
                 if [[ $MAILFUSE_LOGFLOOD_ROW == 1 ]]; then
@@ -365,7 +370,7 @@ EOF
                     # example config's domain-hour shadow limit is crossed and
                     # mailfuse logs one decision line per request
                     range=$((range + 1))
-                    run_point "mailfuse, 1 sender domain (log flood)" tcp "inet:127.0.0.1:$MF_PORT" 16 "$DURATION" "$WARMUP" \
+                    run_point "$LABEL, 1 sender domain (log flood)" tcp "inet:127.0.0.1:$MF_PORT" 16 "$DURATION" "$WARMUP" \
                         --clients "$CLIENTS" --sender-domains 1 --account-offset $((range * ACCOUNTS))
                 fi
                 "$MAILFUSE" ctl -s "$MF/ctl.sock" --json status > "$MF/status-end.json" 2>/dev/null || true
@@ -382,6 +387,15 @@ EOF
             grep -E '\[(error|crit|alert|emerg)\]' "$MF/mailfuse.log" | head -n 5 | sed 's/^/- mailfuse log: /' >> "$NOTES" || true
         fi
     fi
+}
+}
+if want mailfuse; then
+    for v in ${MAILFUSE_VARIANTS:-limits full}; do
+        case $v in
+            limits) mailfuse_rows false "mailfuse (limits only)" ;;
+            full) mailfuse_rows true "mailfuse (limits + risk score)" ;;
+        esac
+    done
 fi
 
 # ------------------------------------------------------------------ dunno_server

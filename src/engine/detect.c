@@ -272,7 +272,8 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
     snprintf(why, sizeof why, "login from %s after %llu failures", ev->client,
              (unsigned long long)window_sum(s->fails));
   }
-  if (p->fails_recent >= 3 && now - p->fails_at < 3600) {
+  bool known = wide && profile_has(p->wide, PROFILE_WIDE, wide);
+  if (p->fails_recent >= 3 && now - p->fails_at < 3600 && !known) { /* the owner, at home, after a spray: no */
     risk += 2;
     if (!why[0]) snprintf(why, sizeof why, "login after %u failed attempts", p->fails_recent);
   }

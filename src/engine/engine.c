@@ -224,7 +224,9 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
     if (c->score) detect_judge(e->dt, &evt, now64, v);
     if (rd) limits_check(&c->limits, PER_SENDER_DOMAIN, rd, d, c->shadow, v);
     if (rc) limits_check(&c->limits, PER_CLIENT, rc, d, c->shadow, v);
-    if (v->action == ACT_THROTTLE && !t->throttled && ev->kind != EV_LOG_RCPT) {
+    /* only limit throttles escalate: the score escalates by itself */
+    if (v->action == ACT_THROTTLE && !t->throttled && ev->kind != EV_LOG_RCPT &&
+        !detect_is_score_limit(v->limit)) {
       t->throttled = true;
       count_throttle(e, ra, als, now, v);
     }

@@ -10,8 +10,9 @@
  *   failures, from a password-spraying address, from a new network; a
  *   dormant account waking up), capped at 6 together.
  * The score is their sum.  Thresholds (score_alert/throttle/hold/suspend)
- * give the action, with one gate: hold and suspend also need "who"
- * evidence of at least ORIGIN_GATE.  A legitimate heavy day (a teacher
+ * give the action, with two gates: any action needs MAIL_EVIDENCE from the
+ * mail itself (or a login from a spraying address), and hold and suspend
+ * also need "who" evidence of at least ORIGIN_GATE.  A legitimate heavy day (a teacher
  * mailing 300 students) can reach a throttle, but mail is only held or an
  * account suspended when its origin is unusual as well.
  */
@@ -26,6 +27,8 @@
 #define WHAT_CAP 8.0f
 #define WHO_CAP 6.0f
 #define ORIGIN_GATE 1.5f
+#define MAIL_EVIDENCE 1.0f /* volume, new domains, free-mail, foreign, bounces */
+#define SPRAY_LOGIN 5.0f   /* a login from a password-spraying address acts alone */
 #define COLD_MESSAGES 20
 #define COLD_SECONDS (3 * 86400)
 
@@ -131,8 +134,18 @@ void signals_score(const struct signal_ctx *x, struct score *s) {
   s->who = fminf(s->who, WHO_CAP);
   s->what = fminf(s->what, WHAT_CAP);
   s->total = s->who + s->what;
+  /* mail evidence: what the recipients and the volume say (not the hour or
+   * the sender alone). Without it nothing happens, however unusual the
+   * origin (a traveller sending as usual), unless the login was a sprayer's. */
+  float evidence = 0, login = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    const char *nm = s->s[i].name;
+    if (!s->s[i].who && strcmp(nm, "unusual_hour") && strcmp(nm, "sender_mismatch")) evidence += s->s[i].value;
+    if (!strcmp(nm, "login_risk")) login = s->s[i].value;
+  }
   const struct conf *c = x->c;
-  if (s->total >= c->score_suspend && s->who >= ORIGIN_GATE) s->action = ACT_SUSPEND;
+  if (evidence < MAIL_EVIDENCE && login < SPRAY_LOGIN) s->action = ACT_DUNNO;
+  else if (s->total >= c->score_suspend && s->who >= ORIGIN_GATE) s->action = ACT_SUSPEND;
   else if (s->total >= c->score_hold && s->who >= ORIGIN_GATE) s->action = ACT_HOLD;
   else if (s->total >= c->score_throttle) s->action = ACT_THROTTLE;
   else if (s->total >= c->score_alert) s->action = ACT_ALERT;

@@ -31,6 +31,16 @@ static json_t *decisions_json(const struct acct_stats *a) {
   return o;
 }
 
+/* The first hold or suspend: what got out before it (null if never). */
+static json_t *containment_json(const struct acct_stats *a) {
+  char ts[32];
+  if (!a->contained_ts) return json_null();
+  return json_pack("{s:s,s:s,s:I,s:I}", "action", conf_action_name(a->contained_action), "at",
+                   replay_iso(a->contained_ts, ts, sizeof ts), "messages_before",
+                   (json_int_t)a->msgs_before_containment, "recipients_before",
+                   (json_int_t)a->rcpts_before_containment);
+}
+
 static json_t *acct_json(const struct acct_stats *a) {
   char ts[32];
   json_t *marks = json_array(), *logins = json_array(), *hours = json_array();
@@ -48,7 +58,7 @@ static json_t *acct_json(const struct acct_stats *a) {
   char first[32];
   return json_pack(
       "{s:s,s:{s:s,s:s,s:s},s:s,s:{s:{s:I,s:I},s:{s:I,s:I}},s:{s:I,s:I},s:{s:I,s:I,s:o},"
-      "s:o,s:o,s:o,s:o,s:o}",
+      "s:o,s:o,s:o,s:o,s:o,s:o}",
       "account", a->account, "first_action", "action", conf_action_name(a->first_action), "at",
       replay_iso(a->first_action_ts, first, sizeof first), "reason",
       a->nmarks ? a->marks[0].reason : "", "worst_action", conf_action_name(a->worst_action), "sent",
@@ -58,7 +68,8 @@ static json_t *acct_json(const struct acct_stats *a) {
       (json_int_t)a->stopped_msgs, "recipients", (json_int_t)a->stopped_rcpts, "logins", "ok",
       (json_int_t)a->logins_ok, "failed", (json_int_t)a->logins_fail, "marks", logins, "actions",
       marks, "hours", hours, "top_recipient_domains", topk_json(a->domains, "domain"),
-      "client_addresses", topk_json(a->clients, "address"), "decisions", decisions_json(a));
+      "client_addresses", topk_json(a->clients, "address"), "decisions", decisions_json(a),
+      "containment", containment_json(a));
 }
 
 json_t *replay_facts(struct replay_run *run) {

@@ -93,6 +93,12 @@ static void note_action(struct acct_stats *a, const struct logfeed_result *r) {
     a->first_action = act;
   }
   if (act > a->worst_action) a->worst_action = act;
+  if (act >= ACT_HOLD && !a->contained_ts) {
+    a->contained_ts = r->lev->ts;
+    a->contained_action = act;
+    a->msgs_before_containment = a->msgs;
+    a->rcpts_before_containment = a->rcpts;
+  }
   /* a marker each time the action changes, so the chart shows escalation */
   if (a->nmarks < STATS_MARKS && (!a->nmarks || a->marks[a->nmarks - 1].action != act)) {
     struct mark *m = &a->marks[a->nmarks++];

@@ -36,6 +36,9 @@ struct acct_stats {
   uint64_t logins_ok, logins_fail;
   int64_t first_ts, last_ts;
   int64_t first_action_ts;                    /* 0 = never */
+  int64_t contained_ts;                       /* first hold or suspend, 0 = never */
+  enum action contained_action;
+  uint64_t msgs_before_containment, rcpts_before_containment;
   enum action first_action, worst_action;
   uint64_t decisions[ACT__N]; /* verdicts by action, as the live decision log would count them */
   struct mark marks[STATS_MARKS];

@@ -705,7 +705,8 @@ class Site:
     def spray(self, t0, ip):
         a, p = self.a, self.roles["spray"]
         r = mkrng(a.seed, 13)
-        others = [q.addr for q in self.people if q is not p]
+        roles = {q.addr for q in self.roles.values()}  # keep the other incidents' accounts out of it
+        others = [q.addr for q in self.people if q.addr not in roles]
         targets = r.sample(others, min(len(others), a.spray_targets - 1))
         targets += [f"{w}@{DOMAIN}" for w in ["admin", "info", "test", "office", "support", "contact",
                                               "webmaster", "sales", "hr", "it"]][:a.spray_targets - 1 - len(targets)]

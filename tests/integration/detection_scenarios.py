@@ -18,10 +18,18 @@ messages:
   slow-webmail   held or suspended after at most 200 malicious messages
   under-limit    held or suspended within 24 hours of its first malicious message
   spray          the guessed account throttled (or worse) before its 20th message
-  legitimate     no legitimate account held or suspended; the teacher and the
-                 returning user may be alerted or throttled (counted), the
-                 others not even that
-  background     no other account held or suspended (alerts and throttles counted)
+  legitimate     no legitimate account ever held or suspended; on the test days
+                 the teacher and the returning user may be alerted or throttled
+                 (counted), the announcement, the newsletter and the traveller
+                 not even that
+  background     no other account held or suspended (alerts and throttles on the
+                 test days counted)
+
+Two replays run at once, each fed by its own run of the generator through a
+pipe (no 550 MB file on disk): the whole log, and the log `--until` the
+first test day.  The engine is pure and the replay deterministic, so the
+second one's decisions are the history's, and the difference is what was
+decided on the test days.
 
 "Contained" is the account's first hold or suspend at or after the incident
 started: the replay JSON's `containment` {action, at, messages_before,
@@ -113,64 +121,84 @@ def write_config(d, score):
     with open(os.path.join(REPO, "etc", "mailfuse.conf")) as f:
         text = f.read().replace("/var/lib/mailfuse", os.path.join(d, "state"))
     text += "\n# detection_scenarios.py\n"
-    if score:  # the example config may already turn it on (or off): make it on, once
-        text, n = re.subn(r"(?m)^\s*score\s*=\s*\w+\s*;", "score = true;", text)
-        if n == 0:
-            text += "score = true;\n"
+    # the example config may already turn it on (or off): make it on, once; or leave it out
+    text, n = re.subn(r"(?m)^\s*score\s*=\s*\w+\s*;", "score = true;" if score else "", text)
+    if score and n == 0:
+        text += "score = true;\n"
     text += os.environ.get("DETECT_EXTRA_CONF", "") + "\n"
     with open(conf, "w") as f:
         f.write(text)
     return conf
 
 
+START = "2026-03-02"  # first day of the history (site.py --start)
+T0 = calendar.timegm(time.strptime(START, "%Y-%m-%d")) + DAYS * 86400  # first test day
+
+
 def gen_args():
     accounts = max(300, int(round(2000 * SCALE)))
     news = max(1000, int(round(20000 * SCALE)))
     return [sys.executable, GEN, "--seed", str(SEED), "--accounts", str(accounts), "--days", str(DAYS),
-            "--newsletter-per-day", str(news), "--all"]
+            "--start", START, "--newsletter-per-day", str(news), "--all"]
 
 
 def generate_and_replay(d, conf):
-    """Generator piped into the replay (two cores: both run at once). Returns timings and outputs."""
-    tl, js, unp = (os.path.join(d, n) for n in ("timeline.tsv", "replay.json", "unparsed.txt"))
+    """Two replays of the generated site, at once (one per core): the whole log, and the log up to the
+    first test day (`--until`), whose decisions subtracted from the whole one's are those of the test
+    days.  Each replay reads its own run of the (deterministic) generator through a pipe, so the
+    550 MB log never touches the disk; with KEEP=1 it is written once and both replays read the file."""
+    tl, js, js_hist, unp = (os.path.join(d, n) for n in ("timeline.tsv", "replay.json", "history.json",
+                                                          "unparsed.txt"))
     truth_path = os.path.join(d, "truth.jsonl")
     keep = os.environ.get("KEEP") == "1"
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0))
     t0 = time.monotonic()
-    with open(truth_path, "w") as truth_f:
-        g = subprocess.Popen(gen_args() + ["--timeline", tl], stdout=subprocess.PIPE, stderr=truth_f)
-        if keep:  # keep the log on disk for a look afterwards
+    replays = [["-q", "--json", js, "--unparsed", unp], ["-q", "--json", js_hist, "--until", until]]
+    gens, reps = [], []
+    with open(truth_path, "w") as truth_f, open(os.devnull, "w") as null:
+        if keep:  # the log on disk, for a look afterwards
             log = os.path.join(d, "site.log")
             with open(log, "wb") as f:
-                shutil.copyfileobj(g.stdout, f, 1 << 20)
-            g.wait(timeout=BUDGET)
-            t_gen = time.monotonic() - t0
-            inp, stdin = [log], None
-        else:
-            inp, stdin = ["-"], g.stdout
-        r = subprocess.Popen([MF, "replay", "-c", conf, "-q", "--json", js, "--unparsed", unp, *inp],
-                             stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if stdin is not None:
-            g.stdout.close()
-        try:
-            out, err = r.communicate(timeout=BUDGET)
-            g.wait(timeout=BUDGET)
-        except subprocess.TimeoutExpired:
-            r.kill()
-            g.kill()
-            out, err = r.communicate()
+                g = subprocess.Popen(gen_args() + ["--timeline", tl], stdout=f, stderr=truth_f)
+                g.wait(timeout=BUDGET)
+            gens.append(g)
+        for i, extra in enumerate(replays):
+            if keep:
+                inp, stdin = [log], None
+            else:
+                g = subprocess.Popen(gen_args() + (["--timeline", tl] if i == 0 else []), stdout=subprocess.PIPE,
+                                     stderr=truth_f if i == 0 else null)
+                gens.append(g)
+                inp, stdin = ["-"], g.stdout
+            reps.append(subprocess.Popen([MF, "replay", "-c", conf, *extra, *inp], stdin=stdin,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            if stdin is not None:
+                g.stdout.close()
+        outs = []
+        deadline = time.monotonic() + BUDGET
+        for r in reps:
+            try:
+                outs.append(r.communicate(timeout=max(1, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                for p in reps + gens:
+                    p.kill()
+                out, err = r.communicate()
+                outs.append((out, err + f"\ntimed out after {BUDGET} s"))
+        for g in gens:
             g.wait()
-            err += f"\ntimed out after {BUDGET} s"
         t_all = time.monotonic() - t0
-        if not keep:
-            t_gen = None
     truth = [json.loads(x) for x in open(truth_path) if x.strip().startswith("{")]
     timeline = {}
     if os.path.exists(tl):
         for line in open(tl):
             t, acct, n, ext, mal = line.rstrip("\n").split("\t")
             timeline.setdefault(acct, []).append((float(t), int(n), int(ext), int(mal)))
-    return dict(gen_rc=g.returncode, rc=r.returncode, err=err, out=out, truth=truth, timeline=timeline,
-                json=js, unparsed=unp, t_gen=t_gen, t_all=t_all)
+    hist = {}
+    if reps[1].returncode == 0 and os.path.exists(js_hist):
+        hist = {a["account"]: a for a in json.load(open(js_hist)).get("accounts", [])}
+    return dict(gen_rc=max(g.returncode for g in gens), rc=max(r.returncode for r in reps),
+                err="\n".join(o[1] for o in outs), truth=truth, timeline=timeline, json=js, unparsed=unp,
+                hist=hist, hist_ok=reps[1].returncode == 0, t_all=t_all)
 
 
 def first_mark(acct, actions, since):
@@ -219,6 +247,21 @@ def marks_before(acct, since):
         if at is not None and at < since:
             out[m["action"]] = out.get(m["action"], 0) + 1
     return out
+
+
+def acted(acct):
+    """{action: n} of the account's decisions in a replay (dunno left out)."""
+    return {k: v for k, v in (acct or {}).get("decisions", {}).items() if k != "dunno" and v}
+
+
+def test_day_decisions(acct, hist_acct):
+    """{action: n} decided on the test days: the whole replay's decisions minus those of the replay
+    cut at the first test day (the engine is pure and replay deterministic, so the history's
+    decisions are the same in both)."""
+    out = acted(acct)
+    for k, v in acted(hist_acct).items():
+        out[k] = out.get(k, 0) - v
+    return {k: v for k, v in out.items() if v}
 
 
 def fmt_counts(d):
@@ -350,32 +393,46 @@ def run(d):
         rows.append((name, t["account"], contained, f"{n} / {ext}", dur(tt), false, res_))
 
     scen_accts = {t["account"] for t in scen} | set(site.get("roles", {}).values())
+    hist = res["hist"]
+    tap(res["hist_ok"], "replay of the history alone (--until the first test day) exits 0", res["err"])
     for t in scen:
         if t["kind"] != "legitimate":
             continue
         acct = accts.get(t["account"])
-        dec = dict((acct or {}).get("decisions", {}))
-        dec.pop("dunno", None)
+        dec = acted(acct)
+        test = test_day_decisions(acct, hist.get(t["account"]))
         worst = (acct or {}).get("worst_action")
         held = worst in CONTAIN or any(dec.get(a) for a in CONTAIN)
         allowed = t["scenario"] in ("legit-teacher", "legit-returning")
-        detail = f"worst action {worst}, decisions {fmt_counts(dec)}; first {(acct or {}).get('first_action')}"
-        v = verdict(not held, f"{t['scenario']}: {t['account']} not held or suspended", detail)
+        detail = (f"test days: {fmt_counts(test)}; whole replay: worst action {worst}, decisions "
+                  f"{fmt_counts(dec)}; first action {(acct or {}).get('first_action')}")
+        v = verdict(not held, f"{t['scenario']}: {t['account']} never held or suspended", detail)
         if not allowed:
-            v2 = verdict(not dec, f"{t['scenario']}: {t['account']} not alerted or throttled either", detail)
+            v2 = verdict(not test, f"{t['scenario']}: {t['account']} not alerted or throttled either on the "
+                                   f"test days", detail)
             v = v if v2 == "pass" else "FAIL"
-        rows.append((t["scenario"], t["account"], worst or "none", "-", "-", fmt_counts(dec), v))
+        rows.append((t["scenario"], t["account"], worst or "none", "-", "-",
+                     f"test days: {fmt_counts(test)}; history: {fmt_counts(acted(hist.get(t['account'])))}", v))
 
     bg = {a: x for a, x in accts.items() if a not in scen_accts}
     bg_held = {a: x["worst_action"] for a, x in bg.items() if x.get("worst_action") in CONTAIN}
-    counts = {}
-    for x in bg.values():
-        counts[x.get("worst_action")] = counts.get(x.get("worst_action"), 0) + 1
-    n_bg = site.get("accounts", 0) - len([r for r in site.get("roles", {}).values()])
+    bg_test, bg_test_accts = {}, 0
+    for a_, x in bg.items():
+        td = test_day_decisions(x, hist.get(a_))
+        bg_test_accts += bool(td)
+        for k, v in td.items():
+            bg_test[k] = bg_test.get(k, 0) + v
+    n_bg = site.get("accounts", 0) - len(set(site.get("roles", {}).values()))
     v = verdict(not bg_held, f"background: none of the other {n_bg} accounts held or suspended",
                 f"{len(bg_held)} held/suspended: " + ", ".join(f"{a} {w}" for a, w in list(bg_held.items())[:8]))
-    rows.append(("background", f"{len(bg)} of {n_bg} acted on", "-", "-", "-",
-                 "worst: " + fmt_counts(counts), v))
+    rows.append(("background", f"{n_bg} accounts", "-", "-", "-",
+                 f"test days: {fmt_counts(bg_test)} on {bg_test_accts} accounts; whole replay: "
+                 f"{len(bg)} accounts acted on", v))
+    days = site.get("test_days", 3)
+    if n_bg:
+        diag(f"background on the {days} test days: {bg_test.get('alert', 0)} alert and "
+             f"{bg_test.get('throttle', 0)} throttle decisions on {bg_test_accts} of {n_bg} accounts "
+             f"(at least {bg_test_accts * 1000 / (n_bg * days):.0f} account-days with an action per 1,000)")
 
     diag("")
     diag("score engine: " + ("enabled (score = true)" if score else "MISSING (limits only)"))
@@ -385,8 +442,9 @@ def run(d):
     for r in [head, tuple("-" * w for w in width)] + rows:
         diag("  ".join(str(c).ljust(w) for c, w in zip(r, width)).rstrip())
     diag("leaked: malicious messages (external recipients) sent from the first malicious message until "
-         "the containment (spray: until the first throttle); false actions: markers on the attacked "
-         "account before the incident, decisions on legitimate accounts")
+         "the containment (spray: until the first throttle); false actions: markers (changes of action) on "
+         "the attacked account before the incident; on legitimate accounts, decisions on the test days "
+         "and in the history (whole replay minus a replay --until the first test day)")
 
 
 if __name__ == "__main__":
