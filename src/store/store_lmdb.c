@@ -42,7 +42,7 @@ static void *lmdb_open(const struct conf *c, char *err, size_t errlen) {
   }
   if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, ST__N)) ||
       (rc = mdb_env_set_mapsize(s->env, s->map_size)) ||
-      (rc = mdb_env_open(s->env, c->state_dir, MDB_NOTLS, 0640))) {
+      (rc = mdb_env_open(s->env, c->state_dir, MDB_NOTLS | MDB_WRITEMAP, 0640))) {
     snprintf(err, errlen, "lmdb %s: %s", c->state_dir, mdb_strerror(rc));
     goto fail;
   }
