@@ -32,12 +32,22 @@ struct decision_rl {
 struct decision_rl *decision_rl_new(void) { return calloc(1, sizeof(struct decision_rl)); }
 void decision_rl_free(struct decision_rl *rl) { free(rl); }
 
-/* 1 to log this line (*suppressed set to lines held back before it), 0 to hold it back. */
-static int rl_allow(const struct decision_ctx *d, uint32_t *suppressed) {
+static uint32_t fnv(uint32_t h, const char *s) {
+  for (; s && *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+/* 1 to log this line (*suppressed set to lines held back before it), 0 to
+ * hold it back. Lines are counted per account, or per sender domain or
+ * client when a limit of that kind decided (one domain crossing its limit
+ * must not write a line for each of its thousands of accounts). */
+static int rl_allow(const struct decision_ctx *d, const struct limit *l, uint32_t *suppressed) {
   *suppressed = 0;
   if (!d->rl || !d->per_minute || !d->account) return 1;
   uint32_t h = 2166136261u;
-  for (const char *p = d->account; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+  if (l && l->per == PER_SENDER_DOMAIN) h = fnv(fnv(h, l->name), strrchr(d->sender ? d->sender : "", '@'));
+  else if (l && l->per == PER_CLIENT) h = fnv(fnv(h, l->name), d->client);
+  else h = fnv(h, d->account);
   struct rl_slot *s = &d->rl->slot[h % RL_SLOTS];
   int64_t minute = (d->at ? d->at : d->now) / 60;
   if (s->hash != h || s->minute != minute) {
@@ -54,8 +64,10 @@ static int rl_allow(const struct decision_ctx *d, uint32_t *suppressed) {
 
 void decision_log(const struct decision_ctx *d, const struct verdict *v, bool global_shadow) {
   if (v->action == ACT_DUNNO && v->nhits == 0) return;
+  const struct limit *key_limit = v->limit;
+  for (size_t i = 0; !key_limit && i < v->nhits; i++) key_limit = v->hits[i].limit;
   uint32_t held;
-  if (!rl_allow(d, &held)) return;
+  if (!rl_allow(d, key_limit, &held)) return;
   char a[300], cl[80], s[300], hits[400] = "";
   const struct hit *worst = NULL;
   size_t o = 0;

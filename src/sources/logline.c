@@ -8,7 +8,7 @@
  *   YYYY-MM-DDTHH:MM:SS[.f][zone] host prog[pid]: msg  rsyslog RFC 3339, journalctl short-iso
  *   <either stamp> prog: Level: msg                    no host: Dovecot log_path file
  *   YYYY-MM-DD HH:MM:SS[.f][ +ZZZZ][ [pid]] msg        Exim mainlog
- *   @4000000064380a71xxxxxxxx prog: Level: msg          daemontools multilog (TAI64N)
+ *   @4000000064380a71........ prog: Level: msg          daemontools multilog (TAI64N)
  * When no stamp starts the line, a docker/compose "name-1  | " prefix is
  * skipped, and last "host prog[pid]: YYYY-MM-DD HH:MM:SS msg" (a syslog
  * that dropped its stamp, Exim's own stamp left in the message) is tried.

@@ -32,7 +32,7 @@ struct writer {
   pthread_t th;
   pthread_mutex_t mu;
   pthread_cond_t cv, idle;
-  struct job *todo, **todo_tail; /* FIFO */
+  struct job *queue, **queue_tail; /* FIFO */
   struct job *done, **done_tail;
   size_t pending;
   bool stop;
@@ -58,11 +58,11 @@ static void *run(void *arg) {
   struct writer *w = arg;
   pthread_mutex_lock(&w->mu);
   for (;;) {
-    while (!w->todo && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
-    if (!w->todo && w->stop) break;
-    struct job *j = w->todo;
-    w->todo = j->next;
-    if (!w->todo) w->todo_tail = &w->todo;
+    while (!w->queue && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
+    if (!w->queue && w->stop) break;
+    struct job *j = w->queue;
+    w->queue = j->next;
+    if (!w->queue) w->queue_tail = &w->queue;
     pthread_mutex_unlock(&w->mu);
     j->rc = store_apply(w->st, &j->b, j->err, sizeof j->err);
     struct store_stats ss;
@@ -113,7 +113,7 @@ struct writer *writer_new(struct store *st, struct event_base *base) {
   struct writer *w = calloc(1, sizeof *w);
   if (!w) return NULL;
   w->st = st;
-  w->todo_tail = &w->todo;
+  w->queue_tail = &w->queue;
   w->done_tail = &w->done;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
@@ -143,7 +143,7 @@ int writer_submit(struct writer *w, struct store_batch *b, writer_done_fn done, 
   memset(b, 0, sizeof *b);
   j->done = done;
   j->arg = arg;
-  push(&w->todo, &w->todo_tail, j);
+  push(&w->queue, &w->queue_tail, j);
   w->pending++;
   pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
