@@ -86,6 +86,10 @@ int strmap_set(struct strmap *m, const char *key, void *val) {
   return 0;
 }
 
+const char *strmap_key(const struct strmap *m, const char *key) {
+  return m->e[find(m, key, hash_str(key))].key;
+}
+
 void *strmap_del(struct strmap *m, const char *key) {
   size_t i = find(m, key, hash_str(key));
   if (!m->e[i].key) return NULL;

@@ -13,6 +13,8 @@ void strmap_free(struct strmap *m);
 void *strmap_get(const struct strmap *m, const char *key);
 /* Set key to val (val != NULL): 0, or -1 when out of memory. */
 int strmap_set(struct strmap *m, const char *key, void *val) __attribute__((warn_unused_result));
+/* The map's own copy of key (valid until the key is deleted), or NULL. */
+const char *strmap_key(const struct strmap *m, const char *key);
 /* Remove key; returns its value or NULL. */
 void *strmap_del(struct strmap *m, const char *key);
 size_t strmap_count(const struct strmap *m);

@@ -36,6 +36,8 @@ struct ipstate {
 
 struct detect {
   const struct conf *c;
+  const char **dirty; /* accounts whose profile changed since the last collect (keys owned by profiles) */
+  size_t ndirty, dcap;
   struct domains *dom;
   struct strmap *profiles; /* account -> struct profile */
   struct strmap *ips;      /* address -> struct ipstate */
@@ -79,6 +81,7 @@ static void free_values(struct strmap *m) {
 
 void detect_free(struct detect *d) {
   if (!d) return;
+  free(d->dirty);
   domains_free(d->dom);
   free_values(d->profiles);
   free_values(d->ips);
@@ -87,9 +90,28 @@ void detect_free(struct detect *d) {
 
 void detect_set_conf(struct detect *d, const struct conf *c) { d->c = c; }
 
+/* Put the account on the dirty list once (profile_roll and the learners
+ * only set p->dirty; this records who, so a flush never scans them all). */
+static void note_dirty(struct detect *d, const char *account, struct profile *p) {
+  if (p->queued) return;
+  if (d->ndirty == d->dcap) {
+    size_t ncap = d->dcap ? d->dcap * 2 : 1024;
+    const char **nd = realloc(d->dirty, ncap * sizeof *nd);
+    if (!nd) return; /* written with a later change */
+    d->dirty = nd;
+    d->dcap = ncap;
+  }
+  /* the map's own copy of the key lives as long as the profile (never deleted) */
+  d->dirty[d->ndirty++] = strmap_key(d->profiles, account);
+  p->queued = true;
+}
+
 static struct profile *profile_of(struct detect *d, const char *account, int64_t now) {
   struct profile *p = strmap_get(d->profiles, account);
-  if (p) return p;
+  if (p) {
+    note_dirty(d, account, p);
+    return p;
+  }
   if (!(p = calloc(1, sizeof *p))) return NULL;
   p->first_seen = now;
   p->dirty = true;
@@ -97,6 +119,7 @@ static struct profile *profile_of(struct detect *d, const char *account, int64_t
     free(p);
     return NULL;
   }
+  note_dirty(d, account, p);
   return p;
 }
 
@@ -157,7 +180,7 @@ static bool shadowed(const struct conf *c, enum action a) {
 }
 
 void detect_judge(struct detect *d, const struct event *ev, int64_t now, struct verdict *v) {
-  struct profile *p = strmap_get(d->profiles, ev->account);
+  struct profile *p = strmap_get(d->profiles, ev->account); /* observed first: already queued */
   if (!p || !(is_message(ev->kind) || is_recipient(ev->kind))) return;
   struct score s;
   score_now(d, p, ev, now, &s);
@@ -250,6 +273,7 @@ static void login_failed(struct detect *d, struct ipstate *s, const struct event
   }
   struct profile *p = ev->account ? strmap_get(d->profiles, ev->account) : NULL;
   if (!p) return; /* unknown account: nothing to protect */
+  note_dirty(d, ev->account, p);
   if (now - p->fails_at > 3600) p->fails_recent = 0;
   if (p->fails_recent < UINT16_MAX) p->fails_recent++;
   p->fails_at = now;
@@ -321,16 +345,16 @@ void detect_site(const struct detect *d, float *foreign, float *freemail) {
 
 void detect_collect(struct detect *d, detect_emit_fn cb, void *arg) {
   uint8_t buf[sizeof(struct profile) + 16];
-  size_t pos = 0;
-  const char *k;
-  void *v;
-  while (strmap_next(d->profiles, &pos, &k, &v)) {
-    struct profile *p = v;
+  for (size_t i = 0; i < d->ndirty; i++) {
+    struct profile *p = strmap_get(d->profiles, d->dirty[i]);
+    if (!p) continue;
+    p->queued = false;
     if (!p->dirty) continue;
     size_t n = profile_encode(p, buf, sizeof buf);
     p->dirty = false;
-    if (n) cb(arg, k, buf, n);
+    if (n) cb(arg, d->dirty[i], buf, n);
   }
+  d->ndirty = 0;
   if (d->site.dirty) {
     size_t n = profile_encode(&d->site, buf, sizeof buf);
     d->site.dirty = false;

@@ -338,9 +338,13 @@ void engine_collect(struct engine *e, engine_emit_fn cb, void *arg) {
 
 size_t engine_collect_some(struct engine *e, engine_emit_fn cb, void *arg, size_t max) {
   uint8_t buf[16 + MET__N * WIN__N * sizeof(win_ring)];
+  /* rings of a minute only: not worth a disk write (a restart loses at most a minute of them) */
+  uint16_t minute_only = 0;
+  for (int m = 0; m < MET__N; m++) minute_only |= (uint16_t)(1u << (m * WIN__N + WIN_MINUTE));
   for (size_t done = 0; done < max && e->ndirty; done++) { /* from the back: no shifting */
     struct rec *r = e->dirty[--e->ndirty];
     r->flags &= (uint8_t)~REC_DIRTY;
+    if (!(r->mask & ~minute_only)) continue;
     size_t n = rec_encode(r, buf, sizeof buf);
     cb(arg, (enum limit_per)(r->flags >> REC_PER_SHIFT), rec_key(r), buf, n);
   }

@@ -145,6 +145,7 @@ size_t profile_encode(const struct profile *p, uint8_t *buf, size_t len) {
   buf[0] = PROFILE_FORMAT;
   memcpy(buf + 1, p, sizeof *p); /* native layout; the state dir is not shared across machines */
   buf[1 + offsetof(struct profile, dirty)] = 0;
+  buf[1 + offsetof(struct profile, queued)] = 0;
   return sizeof *p + 1;
 }
 
@@ -152,6 +153,7 @@ int profile_decode(struct profile *p, const uint8_t *buf, size_t len) {
   if (len != sizeof *p + 1 || buf[0] != PROFILE_FORMAT) return -1;
   memcpy(p, buf + 1, sizeof *p);
   p->dirty = false;
+  p->queued = false;
   p->login_reason[sizeof p->login_reason - 1] = 0;
   if (!isfinite(p->vol_mean) || !isfinite(p->vol_var) || !isfinite(p->vol_peak)) return -1;
   return 0;

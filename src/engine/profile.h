@@ -48,6 +48,7 @@ struct profile {
   win_ring recent[RC__N];
   uint8_t bloom[PROFILE_BLOOM_BYTES];
   bool dirty;
+  bool queued; /* on the engine's dirty list */
 };
 
 /* A network key (hash of the /24 or /16) for an address text; 0 if not an address. */
