@@ -41,6 +41,10 @@ run_timed() {
 cat /dev/null > "$T/big.log.cache"; cat "$T/big.log" > /dev/null # warm the page cache
 read -r s_full rss_full < <(run_timed taskset -c 0 "$MF" replay -q -c "$T/m.conf" --as-of 2026-12-31 "$T/big.log")
 read -r s_fifth rss_fifth < <(run_timed taskset -c 0 "$MF" replay -q -c "$T/m.conf" --as-of 2026-12-31 "$T/fifth.log")
+read -r s_parse rss_parse < <(run_timed taskset -c 0 "$MF" replay -q --parse-only -c "$T/m.conf" --as-of 2026-12-31 "$T/big.log")
+sed -i 's/^score = true;/score = false;/' "$T/m.conf"
+read -r s_limits rss_limits < <(run_timed taskset -c 0 "$MF" replay -q -c "$T/m.conf" --as-of 2026-12-31 "$T/big.log")
+sed -i 's/^score = false;/score = true;/' "$T/m.conf"
 head -n "$F2B_LINES" "$T/big.log" > "$T/f2b.log"
 F2B=$(wc -l < "$T/f2b.log")
 read -r s_mf_prefix _ < <(run_timed taskset -c 0 "$MF" replay -q -c "$T/m.conf" --as-of 2026-12-31 "$T/f2b.log")
@@ -48,19 +52,23 @@ read -r s_f2b_pf rss_f2b_pf < <(run_timed taskset -c 0 fail2ban-regex "$T/f2b.lo
 read -r s_f2b_dc rss_f2b_dc < <(run_timed taskset -c 0 fail2ban-regex "$T/f2b.log" /etc/fail2ban/filter.d/dovecot.conf)
 
 python3 - "$LINES" "$BYTES" "$s_full" "$rss_full" "$s_fifth" "$rss_fifth" "$F2B" "$s_mf_prefix" \
-  "$s_f2b_pf" "$rss_f2b_pf" "$s_f2b_dc" "$rss_f2b_dc" <<'PY'
+  "$s_f2b_pf" "$rss_f2b_pf" "$s_f2b_dc" "$rss_f2b_dc" "$s_parse" "$rss_parse" "$s_limits" "$rss_limits" <<'PY'
 import sys
-L, B, sf, rf, s5, r5, F, smp, sp, rp, sd, rd = sys.argv[1:]
+L, B, sf, rf, s5, r5, F, smp, sp, rp, sd, rd, spa, rpa, sl, rl = sys.argv[1:]
+spa, sl = float(spa), float(sl)
 L, B, F = int(L), int(B), int(F)
 sf, s5, smp, sp, sd = map(float, (sf, s5, smp, sp, sd))
 print(f"| run | lines | seconds | lines/s | MB/s | peak RSS |")
 print(f"|---|---:|---:|---:|---:|---:|")
 print(f"| mailfuse replay, whole log | {L:,} | {sf:.2f} | {L/sf:,.0f} | {B/sf/1e6:.0f} | {int(rf)/1024:.1f} MiB |")
 print(f"| mailfuse replay, first fifth | {L//5:,} | {s5:.2f} | {L/5/s5:,.0f} | {B/5/s5/1e6:.0f} | {int(r5)/1024:.1f} MiB |")
+print(f"| mailfuse replay --parse-only (frames and parsers), whole log | {L:,} | {spa:.2f} | {L/spa:,.0f} | {B/spa/1e6:.0f} | {int(rpa)/1024:.1f} MiB |")
+print(f"| mailfuse replay, limits only (score = false), whole log | {L:,} | {sl:.2f} | {L/sl:,.0f} | {B/sl/1e6:.0f} | {int(rl)/1024:.1f} MiB |")
 print(f"| mailfuse replay, first {F:,} lines | {F:,} | {smp:.2f} | {F/smp:,.0f} | | |")
 print(f"| fail2ban-regex postfix filter, same {F:,} lines | {F:,} | {sp:.2f} | {F/sp:,.0f} | | {int(rp)/1024:.1f} MiB |")
 print(f"| fail2ban-regex dovecot filter, same {F:,} lines | {F:,} | {sd:.2f} | {F/sd:,.0f} | | {int(rd)/1024:.1f} MiB |")
 print()
+print(f"full engine vs parsers only: {100*(L/sf)/(L/spa):.0f}% of the parser-only lines/s.")
 print(f"mailfuse replay (all formats, engine included) vs fail2ban-regex: "
       f"{(F/smp)/(F/sp):.0f}x the postfix filter, {(F/smp)/(F/sd):.0f}x the dovecot filter (lines/s, one core each).")
 PY

@@ -25,7 +25,7 @@
 struct opts {
   const char *config, *unparsed, *report, *json, *rcpt_account, *rcpt_file;
   int64_t since, until, as_of;
-  int quiet;
+  int quiet, no_engine;
   char **files;
   int nfiles;
 };
@@ -67,6 +67,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
     else if (!strcmp(a, "--report") && more) o->report = argv[++i];
     else if (!strcmp(a, "--json") && more) o->json = argv[++i];
     else if (!strcmp(a, "-q")) o->quiet = 1;
+    else if (!strcmp(a, "--parse-only")) o->no_engine = 1; /* benchmark: frames and parsers only */
     else if (!strcmp(a, "--recipients") && i + 2 < argc) {
       o->rcpt_account = argv[++i];
       o->rcpt_file = argv[++i];
@@ -160,6 +161,7 @@ static void handle_line(struct src *s, struct replay_run *run, struct logfeed *f
   run->parsed++;
   if (ev.kind == LE_NONE) return;
   run->events++;
+  if (!feed) return; /* --parse-only */
   if (logfeed_feed(feed, &ev, replay_stats_on_result, run->stats) < 0)
     fprintf(stderr, "mailfuse replay: out of memory at %s:%llu\n", input_name(s->in),
             (unsigned long long)s->lineno);
@@ -249,7 +251,7 @@ int replay_main(int argc, char **argv) {
   }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (!status && run_merge(srcs, o.nfiles, &run, feed, unp) < 0) status = 1;
+  if (!status && run_merge(srcs, o.nfiles, &run, o.no_engine ? NULL : feed, unp) < 0) status = 1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   run.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   for (int i = 0; srcs && i < o.nfiles; i++)

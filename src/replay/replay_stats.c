@@ -34,6 +34,8 @@ struct replay_stats *replay_stats_new(const char *recipients_of) {
 
 static void acct_free(struct acct_stats *a) {
   free(a->account);
+  free(a->marks);
+  free(a->logins);
   free(a->hours);
   free(a->domains);
   free(a->clients);
@@ -63,6 +65,17 @@ static struct acct_stats *acct(struct replay_stats *s, const char *name) {
     return NULL;
   }
   return a;
+}
+
+/* Make room for `need` elements; true when there is. */
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return true;
+  size_t ncap = *cap ? *cap * 2 : 2;
+  void *n = realloc(*arr, ncap * elem);
+  if (!n) return false;
+  *arr = n;
+  *cap = ncap;
+  return true;
 }
 
 static void add_hour(struct acct_stats *a, int64_t ts, uint32_t msgs, uint32_t rcpts) {
@@ -100,7 +113,8 @@ static void note_action(struct acct_stats *a, const struct logfeed_result *r) {
     a->rcpts_before_containment = a->rcpts;
   }
   /* a marker each time the action changes, so the chart shows escalation */
-  if (a->nmarks < STATS_MARKS && (!a->nmarks || a->marks[a->nmarks - 1].action != act)) {
+  if (a->nmarks < STATS_MARKS && (!a->nmarks || a->marks[a->nmarks - 1].action != act) &&
+      grow((void **)&a->marks, &a->capmarks, a->nmarks + 1, sizeof *a->marks)) {
     struct mark *m = &a->marks[a->nmarks++];
     m->ts = r->lev->ts;
     m->action = act;
@@ -125,7 +139,8 @@ static void note_login(struct acct_stats *a, const struct logfeed_result *r) {
     if (!strcmp(a->logins[i].ip, ip) && a->logins[i].ok == ok &&
         a->logins[i].ts / 3600 == r->lev->ts / 3600)
       return;
-  if (a->nlogins == STATS_LOGINS) return;
+  if (a->nlogins == STATS_LOGINS || !grow((void **)&a->logins, &a->caplogins, a->nlogins + 1, sizeof *a->logins))
+    return;
   struct login_mark *m = &a->logins[a->nlogins++];
   m->ts = r->lev->ts;
   m->ok = ok;

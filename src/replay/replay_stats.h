@@ -41,10 +41,10 @@ struct acct_stats {
   uint64_t msgs_before_containment, rcpts_before_containment;
   enum action first_action, worst_action;
   uint64_t decisions[ACT__N]; /* verdicts by action, as the live decision log would count them */
-  struct mark marks[STATS_MARKS];
-  size_t nmarks;
-  struct login_mark logins[STATS_LOGINS];
-  size_t nlogins;
+  struct mark *marks; /* grown on demand, at most STATS_MARKS */
+  size_t nmarks, capmarks;
+  struct login_mark *logins; /* at most STATS_LOGINS */
+  size_t nlogins, caplogins;
   struct hour_count *hours;                   /* only hours with activity, in time order */
   size_t nhours, caphours;
   struct topk *domains, *clients;
