@@ -115,7 +115,7 @@ if [ -z "${SKIP_FUZZ:-}" ]; then
          -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all; } \
        >"$LOGDIR/fuzz-build.log" 2>&1 && ninja -C build-fuzz >>"$LOGDIR/fuzz-build.log" 2>&1; then
     for f in build-fuzz/fuzz/fuzz_*; do
-      [ -x "$f" ] || continue
+      [ -f "$f" ] && [ -x "$f" ] || continue
       n=$(basename "$f"); corpus=$(mktemp -d)
       case $n in
         fuzz_config) seeds=etc ;;
