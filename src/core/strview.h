@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct strview {
   const char *p;
@@ -11,6 +12,23 @@ struct strview {
 };
 
 #define SV_NULL ((struct strview){NULL, 0})
+
+/* Small view helpers shared by the log parsers (inline: they sit on the hot path). */
+static inline struct strview sv_mk(const char *p, size_t len) { return (struct strview){p, len}; }
+/* The view from offset off on (empty past the end). */
+static inline struct strview sv_from(struct strview v, size_t off) {
+  return off >= v.len ? sv_mk(v.p + v.len, 0) : sv_mk(v.p + off, v.len - off);
+}
+static inline bool sv_starts(struct strview v, const char *s, size_t n) {
+  return v.len >= n && memcmp(v.p, s, n) == 0;
+}
+#define SV_STARTS(v, lit) sv_starts((v), (lit), sizeof(lit) - 1)
+/* Offset of the first s in v, or -1. */
+static inline long sv_find(struct strview v, const char *s, size_t n) {
+  const char *f = v.p && v.len >= n ? memmem(v.p, v.len, s, n) : NULL;
+  return f ? (long)(f - v.p) : -1;
+}
+#define SV_FIND(v, lit) sv_find((v), (lit), sizeof(lit) - 1)
 
 /* True when the view equals the NUL-terminated string s. */
 bool sv_eq(struct strview v, const char *s);

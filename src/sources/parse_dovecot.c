@@ -58,25 +58,8 @@ struct dc_proc {
 
 /* ---- view helpers ---- */
 
-static struct strview sv_mk(const char *p, size_t len) {
-  return (struct strview){p, len};
-}
-
-static struct strview sv_from(struct strview v, size_t off) {
-  return off >= v.len ? sv_mk(v.p + v.len, 0) : sv_mk(v.p + off, v.len - off);
-}
-
-static bool sv_starts(struct strview v, const char *s, size_t n) {
-  return v.len >= n && memcmp(v.p, s, n) == 0;
-}
-#define SV_STARTS(v, lit) sv_starts((v), (lit), sizeof(lit) - 1)
 
 /* Offset of the first s in v, or -1. */
-static long sv_find(struct strview v, const char *s, size_t n) {
-  const char *f = v.p && v.len >= n ? memmem(v.p, v.len, s, n) : NULL;
-  return f ? (long)(f - v.p) : -1;
-}
-#define SV_FIND(v, lit) sv_find((v), (lit), sizeof(lit) - 1)
 
 /* Offset of the last s in v, or -1. */
 static long sv_rfind(struct strview v, const char *s, size_t n) {
