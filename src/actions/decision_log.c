@@ -23,6 +23,7 @@ struct rl_slot {
   uint32_t hash;
   int64_t minute;
   uint32_t lines, suppressed;
+  int worst; /* most severe action logged this minute: a worse one is always logged */
 };
 
 struct decision_rl {
@@ -41,7 +42,8 @@ static uint32_t fnv(uint32_t h, const char *s) {
  * hold it back. Lines are counted per account, or per sender domain or
  * client when a limit of that kind decided (one domain crossing its limit
  * must not write a line for each of its thousands of accounts). */
-static int rl_allow(const struct decision_ctx *d, const struct limit *l, uint32_t *suppressed) {
+static int rl_allow(const struct decision_ctx *d, const struct limit *l, enum action act,
+                    uint32_t *suppressed) {
   *suppressed = 0;
   if (!d->rl || !d->per_minute || !d->account) return 1;
   uint32_t h = 2166136261u;
@@ -52,9 +54,10 @@ static int rl_allow(const struct decision_ctx *d, const struct limit *l, uint32_
   int64_t minute = (d->at ? d->at : d->now) / 60;
   if (s->hash != h || s->minute != minute) {
     *suppressed = s->hash == h ? s->suppressed : 0;
-    *s = (struct rl_slot){h, minute, 0, 0};
+    *s = (struct rl_slot){h, minute, 0, 0, -1};
   }
-  if (s->lines < d->per_minute) {
+  if (s->lines < d->per_minute || (int)act > s->worst) {
+    if ((int)act > s->worst) s->worst = (int)act;
     s->lines++;
     return 1;
   }
@@ -67,7 +70,7 @@ void decision_log(const struct decision_ctx *d, const struct verdict *v, bool gl
   const struct limit *key_limit = v->limit;
   for (size_t i = 0; !key_limit && i < v->nhits; i++) key_limit = v->hits[i].limit;
   uint32_t held;
-  if (!rl_allow(d, key_limit, &held)) return;
+  if (!rl_allow(d, key_limit, v->action, &held)) return;
   char a[300], cl[80], s[300], hits[400] = "";
   const struct hit *worst = NULL;
   size_t o = 0;

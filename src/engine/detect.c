@@ -149,6 +149,10 @@ void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool 
     }
     profile_count_message(p, now, false);
   }
+  if (informative(d->c, ev->client)) {
+    p->last_net = profile_net(ev->client, false);
+    p->last_wide = profile_net(ev->client, true);
+  }
   if (is_recipient(ev->kind) && ev->rcpt_domain && is_ext) {
     profile_recent_add(p, RC_EXT, now, 1);
     if (!profile_knows_domain(p, ev->rcpt_domain)) profile_recent_add(p, RC_NEWDOM, now, 1);
@@ -165,9 +169,11 @@ static bool sender_mismatch(const struct event *ev) {
 static void score_now(struct detect *d, const struct profile *p, const struct event *ev, int64_t now,
                       struct score *s) {
   bool inf = ev && informative(d->c, ev->client);
-  struct signal_ctx x = {d->c, p, 0, 0, now, inf ? profile_net(ev->client, false) : 0,
-                         inf ? profile_net(ev->client, true) : 0, ev ? ev->client : NULL,
-                         ev && sender_mismatch(ev), ev ? ev->sender : NULL};
+  /* without an event (ctl explain): the last informative client it used */
+  struct signal_ctx x = {d->c, p, 0, 0, now, ev ? (inf ? profile_net(ev->client, false) : 0) : p->last_net,
+                         ev ? (inf ? profile_net(ev->client, true) : 0) : p->last_wide,
+                         ev ? ev->client : "(its last client)", ev && sender_mismatch(ev),
+                         ev ? ev->sender : NULL};
   detect_site(d, &x.site_foreign, &x.site_freemail);
   signals_score(&x, s);
 }
@@ -214,7 +220,7 @@ void detect_learn(struct detect *d, const struct event *ev, int64_t now, bool is
     bool fo = is_ext && domains_foreign(d->c, ev->rcpt_domain);
     profile_learn_recipient(p, is_ext, fm, fo);
     learn_site(d, is_ext, fm, fo);
-    if (is_ext && !risky) profile_learn_domain(p, ev->rcpt_domain);
+    if (is_ext && !risky) profile_learn_domain(p, ev->rcpt_domain, now);
   }
   if (is_message(ev->kind) && !risky) {
     p->msgs_learned++;

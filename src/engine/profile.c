@@ -34,9 +34,25 @@ uint32_t profile_net(const char *ip, bool wide) {
   return fnv(a.bytes, n, a.family);
 }
 
-static void bloom_bits(const char *d, uint32_t bits[3]) {
-  uint32_t h1 = fnv(d, strlen(d), 0), h2 = fnv(d, strlen(d), 0x9e3779b9u);
+static void bloom_hashes(const char *d, uint32_t *h1, uint32_t *h2) {
+  *h1 = fnv(d, strlen(d), 0);
+  *h2 = fnv(d, strlen(d), 0x9e3779b9u);
+}
+
+static void bits_of(uint32_t h1, uint32_t h2, uint32_t bits[3]) {
   for (int i = 0; i < 3; i++) bits[i] = (h1 + (uint32_t)i * h2) % (PROFILE_BLOOM_BYTES * 8);
+}
+
+static void bloom_bits(const char *d, uint32_t bits[3]) {
+  uint32_t h1, h2;
+  bloom_hashes(d, &h1, &h2);
+  bits_of(h1, h2, bits);
+}
+
+static void bloom_set(struct profile *p, uint32_t h1, uint32_t h2) {
+  uint32_t b[3];
+  bits_of(h1, h2, b);
+  for (int i = 0; i < 3; i++) p->bloom[b[i] / 8] |= (uint8_t)(1u << (b[i] % 8));
 }
 
 bool profile_knows_domain(const struct profile *p, const char *domain) {
@@ -47,10 +63,22 @@ bool profile_knows_domain(const struct profile *p, const char *domain) {
   return true;
 }
 
-void profile_learn_domain(struct profile *p, const char *domain) {
-  uint32_t b[3];
-  bloom_bits(domain, b);
-  for (int i = 0; i < 3; i++) p->bloom[b[i] / 8] |= (uint8_t)(1u << (b[i] % 8));
+void profile_learn_domain(struct profile *p, const char *domain, int64_t now) {
+  int64_t day = now / 86400;
+  if (day != p->today_day) { /* yesterday's new domains are known from now on */
+    for (uint8_t i = 0; i < p->ntoday; i++) bloom_set(p, p->today_h1[i], p->today_h2[i]);
+    p->ntoday = 0;
+    p->today_day = day;
+  }
+  if (profile_knows_domain(p, domain)) return;
+  uint32_t h1, h2;
+  bloom_hashes(domain, &h1, &h2);
+  for (uint8_t i = 0; i < p->ntoday; i++)
+    if (p->today_h1[i] == h1 && p->today_h2[i] == h2) return;
+  if (p->ntoday < PROFILE_TODAY) { /* beyond that, learned the next day it is written to */
+    p->today_h1[p->ntoday] = h1;
+    p->today_h2[p->ntoday++] = h2;
+  }
   p->dirty = true;
 }
 

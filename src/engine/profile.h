@@ -13,6 +13,7 @@
 #define PROFILE_WIDE 4          /* wider networks (/16 or /32): a proxy for country/operator */
 #define PROFILE_COUNTRIES 4
 #define PROFILE_ASNS 4
+#define PROFILE_TODAY 12        /* new domains remembered per day before they are learned */
 
 /* Recent activity, a sliding hour of 10-minute buckets (see window.h). */
 enum recent { RC_MSGS, RC_EXT, RC_NEWDOM, RC_FREEMAIL, RC_FOREIGN, RC_DELIVERED, RC_BOUNCED, RC__N };
@@ -36,6 +37,13 @@ struct profile {
   uint32_t asns[PROFILE_ASNS];
   uint32_t cand_net, cand_wide; /* a network seen once: learned when seen again another day */
   int64_t cand_day;
+  uint32_t last_net, last_wide; /* the last informative client, for `ctl explain` */
+  /* domains first written to today: they stay "new" all day and enter the
+   * Bloom filter on a later day (an intruder's few favourite domains do not
+   * become "known" after one message) */
+  uint32_t today_h1[PROFILE_TODAY], today_h2[PROFILE_TODAY];
+  uint8_t ntoday;
+  int64_t today_day;
   /* login state */
   int64_t login_at;             /* last successful login */
   uint32_t login_wide;          /* its wide network hash */
@@ -55,7 +63,7 @@ struct profile {
 uint32_t profile_net(const char *ip, bool wide);
 /* Domain memory. */
 bool profile_knows_domain(const struct profile *p, const char *domain);
-void profile_learn_domain(struct profile *p, const char *domain);
+void profile_learn_domain(struct profile *p, const char *domain, int64_t now);
 /* Small sets: true if present; add evicts the oldest entry when full. */
 bool profile_has(const uint32_t *set, size_t n, uint32_t v);
 void profile_add(uint32_t *set, size_t n, uint32_t v);
