@@ -173,7 +173,7 @@ static void score_now(struct detect *d, const struct profile *p, const struct ev
   struct signal_ctx x = {d->c, p, 0, 0, now, ev ? (inf ? profile_net(ev->client, false) : 0) : p->last_net,
                          ev ? (inf ? profile_net(ev->client, true) : 0) : p->last_wide,
                          ev ? ev->client : "(its last client)", ev && sender_mismatch(ev),
-                         ev ? ev->sender : NULL};
+                         ev ? ev->sender : NULL, ev == NULL};
   detect_site(d, &x.site_foreign, &x.site_freemail);
   signals_score(&x, s);
 }
@@ -191,8 +191,8 @@ void detect_judge(struct detect *d, const struct event *ev, int64_t now, struct 
   struct score s;
   score_now(d, p, ev, now, &s);
   v->score = s.total;
-  signals_reasons(&s, 4, v->reasons, sizeof v->reasons);
   if (s.action == ACT_DUNNO) return;
+  signals_reasons(&s, 4, v->reasons, sizeof v->reasons);
   const struct limit *l = &score_limits[s.action];
   bool sh = shadowed(d->c, s.action);
   uint64_t count = (uint64_t)lroundf(s.total * 10);

@@ -41,6 +41,8 @@ static void add(struct score *s, const char *name, bool who, float v, const char
   g->name = name;
   g->who = who;
   g->value = v;
+  g->why[0] = 0;
+  if (!s->explain) return; /* reasons are written only when someone reads them */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(g->why, sizeof g->why, fmt, ap);
@@ -121,8 +123,18 @@ static int by_value(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
+static void score_pass(const struct signal_ctx *x, struct score *s, bool explain);
+
 void signals_score(const struct signal_ctx *x, struct score *s) {
+  /* most messages score below every threshold: compute the numbers only,
+   * and write the reasons in a second pass when there is an action */
+  score_pass(x, s, x->explain);
+  if (!x->explain && s->action != ACT_DUNNO) score_pass(x, s, true);
+}
+
+static void score_pass(const struct signal_ctx *x, struct score *s, bool explain) {
   memset(s, 0, sizeof *s);
+  s->explain = explain;
   volume(x, s);
   recipients(x, s);
   habits(x, s);

@@ -20,6 +20,7 @@ struct signal {
 };
 
 struct score {
+  bool explain; /* fill the why texts */
   float who, what, total;
   enum action action;
   size_t n;
@@ -36,6 +37,7 @@ struct signal_ctx {
   const char *client;
   bool sender_mismatch;
   const char *sender;
+  bool explain; /* always write the reasons (ctl explain) */
 };
 
 /* Compute every signal and the score with its action (gates applied).

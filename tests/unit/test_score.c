@@ -146,8 +146,12 @@ static void test_dormant_account_wakes(void **state) {
   normal_history(e, "dora@example.edu");
   struct verdict v;
   send1(e, "dora@example.edu", T0 + 120 * DAY, "10.1.2.3", USUAL, 2, &v);
-  assert_non_null(strstr(v.reasons, "dormant"));
-  assert_true(v.action <= ACT_ALERT);
+  assert_true(v.action <= ACT_ALERT); /* waking up alone is no reason to act */
+  struct score s;
+  assert_non_null(engine_explain(e, "dora@example.edu", T0 + 120 * DAY + 60, &s));
+  bool seen = false;
+  for (size_t i = 0; i < s.n; i++) seen |= !strcmp(s.s[i].name, "dormant") && strstr(s.s[i].why, "silent days");
+  assert_true(seen);
   engine_free(e);
   conf_free(c);
 }
