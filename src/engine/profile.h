@@ -8,12 +8,12 @@
 
 #include "engine/window.h"
 
-#define PROFILE_BLOOM_BYTES 256 /* recipient domains it wrote to: 2048 bits, 3 hashes */
+#define PROFILE_BLOOM_BYTES 224 /* recipient domains it wrote to: 1792 bits, 3 hashes */
 #define PROFILE_NETS 8          /* client networks (/24 or /48) it used */
 #define PROFILE_WIDE 4          /* wider networks (/16 or /32): a proxy for country/operator */
 #define PROFILE_COUNTRIES 4
 #define PROFILE_ASNS 4
-#define PROFILE_TODAY 12        /* new domains remembered per day before they are learned */
+#define PROFILE_TODAY 8        /* new domains remembered per day before they are learned */
 
 /* Recent activity, a sliding hour of 10-minute buckets (see window.h). */
 enum recent { RC_MSGS, RC_EXT, RC_NEWDOM, RC_FREEMAIL, RC_FOREIGN, RC_DELIVERED, RC_BOUNCED, RC__N };
