@@ -137,9 +137,12 @@ static bool informative(const struct conf *c, const char *client) {
 static bool is_message(enum ev_kind k) { return k == EV_EOM || k == EV_LOG_QUEUED || k == EV_DATA; }
 static bool is_recipient(enum ev_kind k) { return k == EV_RCPT || k == EV_LOG_RCPT; }
 
-void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool is_ext) {
+void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool is_ext,
+                    struct detect_seen *seen) {
+  memset(seen, 0, sizeof *seen);
   struct profile *p = profile_of(d, ev->account, now);
   if (!p) return;
+  seen->p = p;
   int64_t idle = p->last_active ? now - p->last_active : 0;
   profile_roll(p, now);
   if (is_message(ev->kind) && !(ev->txn && ev->txn->charged)) {
@@ -150,14 +153,16 @@ void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool 
     profile_count_message(p, now, false);
   }
   if (informative(d->c, ev->client)) {
-    p->last_net = profile_net(ev->client, false);
-    p->last_wide = profile_net(ev->client, true);
+    p->last_net = seen->net = profile_net(ev->client, false);
+    p->last_wide = seen->wide = profile_net(ev->client, true);
   }
   if (is_recipient(ev->kind) && ev->rcpt_domain && is_ext) {
+    seen->freemail = domains_freemail(d->dom, ev->rcpt_domain);
+    seen->foreign = domains_foreign(d->c, ev->rcpt_domain);
     profile_recent_add(p, RC_EXT, now, 1);
     if (!profile_knows_domain(p, ev->rcpt_domain)) profile_recent_add(p, RC_NEWDOM, now, 1);
-    if (domains_freemail(d->dom, ev->rcpt_domain)) profile_recent_add(p, RC_FREEMAIL, now, 1);
-    if (domains_foreign(d->c, ev->rcpt_domain)) profile_recent_add(p, RC_FOREIGN, now, 1);
+    if (seen->freemail) profile_recent_add(p, RC_FREEMAIL, now, 1);
+    if (seen->foreign) profile_recent_add(p, RC_FOREIGN, now, 1);
   }
 }
 
@@ -166,12 +171,11 @@ static bool sender_mismatch(const struct event *ev) {
   return strcasecmp(ev->sender, ev->account) != 0;
 }
 
-static void score_now(struct detect *d, const struct profile *p, const struct event *ev, int64_t now,
-                      struct score *s) {
-  bool inf = ev && informative(d->c, ev->client);
-  /* without an event (ctl explain): the last informative client it used */
-  struct signal_ctx x = {d->c, p, 0, 0, now, ev ? (inf ? profile_net(ev->client, false) : 0) : p->last_net,
-                         ev ? (inf ? profile_net(ev->client, true) : 0) : p->last_wide,
+/* The score of p now, for the event's client (net, wide); without an event
+ * (ctl explain) for the last informative client it used. */
+static void score_now(struct detect *d, const struct profile *p, uint32_t net, uint32_t wide,
+                      const struct event *ev, int64_t now, struct score *s) {
+  struct signal_ctx x = {d->c, p, 0, 0, now, ev ? net : p->last_net, ev ? wide : p->last_wide,
                          ev ? ev->client : "(its last client)", ev && sender_mismatch(ev),
                          ev ? ev->sender : NULL, ev == NULL};
   detect_site(d, &x.site_foreign, &x.site_freemail);
@@ -185,11 +189,12 @@ static bool shadowed(const struct conf *c, enum action a) {
   return c->shadow;
 }
 
-void detect_judge(struct detect *d, const struct event *ev, int64_t now, struct verdict *v) {
-  struct profile *p = strmap_get(d->profiles, ev->account); /* observed first: already queued */
+void detect_judge(struct detect *d, const struct detect_seen *seen, const struct event *ev,
+                  int64_t now, struct verdict *v) {
+  const struct profile *p = seen->p;
   if (!p || !(is_message(ev->kind) || is_recipient(ev->kind))) return;
   struct score s;
-  score_now(d, p, ev, now, &s);
+  score_now(d, p, seen->net, seen->wide, ev, now, &s);
   v->score = s.total;
   if (s.action == ACT_DUNNO) return;
   signals_reasons(&s, 4, v->reasons, sizeof v->reasons);
@@ -211,15 +216,14 @@ static void learn_site(struct detect *d, bool ext, bool fm, bool fo) {
   d->site.dirty = true;
 }
 
-void detect_learn(struct detect *d, const struct event *ev, int64_t now, bool is_ext, enum action final) {
-  struct profile *p = strmap_get(d->profiles, ev->account);
+void detect_learn(struct detect *d, const struct detect_seen *seen, const struct event *ev,
+                  int64_t now, bool is_ext, enum action final) {
+  struct profile *p = seen->p;
   if (!p || final >= ACT_THROTTLE) return;
   bool risky = p->login_risk > 0 && now < p->login_risk_until;
   if (is_recipient(ev->kind) && ev->rcpt_domain) {
-    bool fm = is_ext && domains_freemail(d->dom, ev->rcpt_domain);
-    bool fo = is_ext && domains_foreign(d->c, ev->rcpt_domain);
-    profile_learn_recipient(p, is_ext, fm, fo);
-    learn_site(d, is_ext, fm, fo);
+    profile_learn_recipient(p, is_ext, seen->freemail, seen->foreign);
+    learn_site(d, is_ext, seen->freemail, seen->foreign);
     if (is_ext && !risky) profile_learn_domain(p, ev->rcpt_domain, now);
   }
   if (is_message(ev->kind) && !risky) {
@@ -227,7 +231,7 @@ void detect_learn(struct detect *d, const struct event *ev, int64_t now, bool is
     int hod = (int)((now / 3600) % 24), wd = (int)((now / 86400 + 4) % 7);
     if (p->hours[hod] < UINT16_MAX) p->hours[hod]++;
     if (p->wdays[wd] < UINT16_MAX) p->wdays[wd]++;
-    if (informative(d->c, ev->client)) profile_learn_network(p, ev->client, now);
+    if (seen->net) profile_learn_network(p, seen->net, seen->wide, now);
     p->dirty = true;
   }
 }
@@ -323,7 +327,7 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
     }
     p->login_risk_until = now + LOGIN_RISK_SECONDS;
   } else if (inf && !(p->login_risk > 0 && now < p->login_risk_until)) {
-    profile_learn_network(p, ev->client, now);
+    profile_learn_network(p, profile_net(ev->client, false), wide, now);
   }
 }
 
@@ -339,7 +343,7 @@ const struct profile *detect_explain(struct detect *d, const char *account, int6
   memset(s, 0, sizeof *s);
   if (!p) return NULL;
   profile_roll(p, now);
-  score_now(d, p, NULL, now, s);
+  score_now(d, p, 0, 0, NULL, now, s);
   return p;
 }
 

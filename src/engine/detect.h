@@ -17,13 +17,25 @@ struct detect;
 struct detect *detect_new(const struct conf *c, char *err, size_t errlen);
 void detect_free(struct detect *d);
 void detect_set_conf(struct detect *d, const struct conf *c);
+/* What observing one event worked out, for judging and learning it: the
+ * profile is looked up, the client address parsed and the recipient domain
+ * classified once per event. */
+struct detect_seen {
+  struct profile *p;  /* NULL when out of memory: judge and learn do nothing */
+  uint32_t net, wide; /* the client's networks; 0 when it says nothing (webmail host) */
+  bool freemail, foreign;
+};
+
 /* Account a message event in the account's recent activity (before deciding). */
-void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool is_ext);
+void detect_observe(struct detect *d, const struct event *ev, int64_t now, bool is_ext,
+                    struct detect_seen *seen);
 /* The risk score for this event; adds a hit to v (and raises v->action unless
  * that threshold is in shadow mode). */
-void detect_judge(struct detect *d, const struct event *ev, int64_t now, struct verdict *v);
+void detect_judge(struct detect *d, const struct detect_seen *seen, const struct event *ev,
+                  int64_t now, struct verdict *v);
 /* After the verdict: learn what was let through (nothing while flagged). */
-void detect_learn(struct detect *d, const struct event *ev, int64_t now, bool is_ext, enum action final);
+void detect_learn(struct detect *d, const struct detect_seen *seen, const struct event *ev,
+                  int64_t now, bool is_ext, enum action final);
 /* A login succeeded or failed (account may be NULL for a failure). */
 void detect_login(struct detect *d, const struct event *ev, int64_t now);
 /* For `ctl explain`: the profile (NULL if none) and the score as of now. */

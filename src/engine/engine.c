@@ -218,10 +218,11 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
   deltas(&evt, is_ext, d);
   const struct limit_set *als = conf_account_limits(c, group_of(e, ra, ev->account));
   bool exempt = conf_exemption(c, ev->account, now64) != NULL;
-  if (c->score) detect_observe(e->dt, &evt, now64, is_ext);
+  struct detect_seen seen = {0};
+  if (c->score) detect_observe(e->dt, &evt, now64, is_ext, &seen);
   if (!exempt) {
     limits_check(als, PER_ACCOUNT, ra, d, c->shadow, v);
-    if (c->score) detect_judge(e->dt, &evt, now64, v);
+    detect_judge(e->dt, &seen, &evt, now64, v);
     if (rd) limits_check(&c->limits, PER_SENDER_DOMAIN, rd, d, c->shadow, v);
     if (rc) limits_check(&c->limits, PER_CLIENT, rc, d, c->shadow, v);
     /* only limit throttles escalate: the score escalates by itself */
@@ -231,7 +232,7 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
       count_throttle(e, ra, als, now, v);
     }
   }
-  if (c->score) detect_learn(e->dt, &evt, now64, is_ext, v->action);
+  detect_learn(e->dt, &seen, &evt, now64, is_ext, v->action);
   if (v->action == ACT_SUSPEND) {
     char why[400];
     suspend_reason(v, why, sizeof why);

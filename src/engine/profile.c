@@ -94,8 +94,7 @@ void profile_add(uint32_t *set, size_t n, uint32_t v) {
   set[0] = v;
 }
 
-void profile_learn_network(struct profile *p, const char *ip, int64_t now) {
-  uint32_t net = profile_net(ip, false), wide = profile_net(ip, true);
+void profile_learn_network(struct profile *p, uint32_t net, uint32_t wide, int64_t now) {
   if (!net) return;
   if (profile_has(p->nets, PROFILE_NETS, net) && profile_has(p->wide, PROFILE_WIDE, wide)) return;
   int64_t day = now / 86400;

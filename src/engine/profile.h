@@ -70,7 +70,7 @@ void profile_add(uint32_t *set, size_t n, uint32_t v);
 /* Learn the client network of mail let through (or of a clean login): a
  * network becomes known only when it comes back on a later day, so an
  * intruder's first day is judged as new all day long. */
-void profile_learn_network(struct profile *p, const char *ip, int64_t now);
+void profile_learn_network(struct profile *p, uint32_t net, uint32_t wide, int64_t now);
 /* Fold finished hours into the volume statistics and roll the recent rings to now. */
 void profile_roll(struct profile *p, int64_t now);
 /* Count a message sent now (for volume and usual hours). */
