@@ -68,3 +68,41 @@ wait_until() {  # bounded both in tries (SECONDS*10) and in wall time (SECONDS)
   done
   return 1
 }
+
+# ------------------------------------------------ shared by the mailfuse + bed tests
+# They set T (temp dir, "" until made), BED (bed.sh), BED_UP (1 once up).
+
+stop_pid() {  # PID: SIGTERM, bounded wait, SIGKILL as a last resort; sets STOP_RC.
+  local pid=$1 i st     # not in a subshell: only the parent shell can wait for its child
+  STOP_RC=""
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+    [ "$st" = Z ] && break   # zombies count as dead (PID 1 reaps late here)
+    sleep 0.1
+  done
+  st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+  if kill -0 "$pid" 2>/dev/null && [ "$st" != Z ]; then kill -KILL "$pid" 2>/dev/null; fi
+  wait "$pid" 2>/dev/null; STOP_RC=$?
+}
+
+bed_teardown() {  # the bed down and the temp dir gone (KEEP=1 keeps it)
+  if [ -n "${T:-}" ] && [ -d "$T" ]; then
+    [ "${BED_UP:-0}" = 1 ] && { timeout 60 "$BED" down "$T/bed" >> "$T/down.log" 2>&1 || cat "$T/down.log" >&2; }
+    if [ "${KEEP:-0}" = 1 ]; then echo "# kept $T" >&2; else rm -rf -- "$T"; fi
+  fi
+}
+
+bail() { tap_fail "$1"; shift; [ $# -gt 0 ] && diag "$*"; tap_done; exit 1; }
+
+need_root_or_skip() {
+  if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (Postfix and Dovecot masters)"; exit 0; fi
+}
+
+bed_install_or_bail() {  # MAILFUSE must exist; bed.sh install (fast when installed)
+  [ -x "$MAILFUSE" ] || bail "mailfuse binary exists" "$MAILFUSE not found or not executable (meson setup build && ninja -C build)"
+  if timeout 900 "$BED" install > /tmp/mf-bed-install.$$.log 2>&1; then tap_ok "bed.sh install"; rm -f /tmp/mf-bed-install.$$.log
+  else diag_file /tmp/mf-bed-install.$$.log; rm -f /tmp/mf-bed-install.$$.log; bail "bed.sh install"; fi
+}

@@ -38,40 +38,19 @@ T0=$(date +%s%N)
 LOGS_TZ=${LOGS_TZ-MFT-5:30}
 [ -n "$LOGS_TZ" ] && export TZ="$LOGS_TZ"
 
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (Postfix and Dovecot masters)"; exit 0; fi
+need_root_or_skip
 
 T=""; MFPID=""; LOPID=""; BED_UP=0
-stop_pid() {  # PID: SIGTERM, bounded wait, SIGKILL as a last resort; sets STOP_RC (not in a subshell:
-  local pid=$1 i st     # only the parent shell can wait for its child)
-  STOP_RC=""
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
-    [ "$st" = Z ] && break
-    sleep 0.1
-  done
-  st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
-  if kill -0 "$pid" 2>/dev/null && [ "$st" != Z ]; then kill -KILL "$pid" 2>/dev/null; fi
-  wait "$pid" 2>/dev/null; STOP_RC=$?
-}
 cleanup() {
   [ -n "$LOPID" ] && stop_pid "$LOPID"; LOPID=""
   [ -n "$MFPID" ] && stop_pid "$MFPID"; MFPID=""
-  if [ -n "$T" ] && [ -d "$T" ]; then
-    [ "$BED_UP" = 1 ] && { timeout 60 "$BED" down "$T/bed" >> "$T/down.log" 2>&1 || cat "$T/down.log" >&2; }
-    if [ "${KEEP:-0}" = 1 ]; then echo "# kept $T" >&2; else rm -rf -- "$T"; fi
-  fi
+  bed_teardown
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-bail() { tap_fail "$1"; shift; [ $# -gt 0 ] && diag "$*"; tap_done; exit 1; }
 
 # ---------------------------------------------------------------- setup
-[ -x "$MAILFUSE" ] || bail "mailfuse binary exists" "$MAILFUSE not found or not executable (meson setup build && ninja -C build)"
-if timeout 900 "$BED" install > /tmp/mf-bed-install.$$.log 2>&1; then tap_ok "bed.sh install"; rm -f /tmp/mf-bed-install.$$.log
-else diag_file /tmp/mf-bed-install.$$.log; rm -f /tmp/mf-bed-install.$$.log; bail "bed.sh install"; fi
+bed_install_or_bail
 
 T=$(mktemp -d /tmp/mflog.XXXXXX); chmod 755 "$T"   # the bed's daemons must traverse it
 # run a copy: immune to a rebuild of build/mailfuse while the test runs

@@ -22,40 +22,16 @@ BED="$REPO/tests/bed/bed.sh"
 MAILFUSE=${MAILFUSE:-$REPO/build/mailfuse}
 T0=$(date +%s%N)
 
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (Postfix and Dovecot masters)"; exit 0; fi
+need_root_or_skip
 
 T=""; MFPID=""; BED_UP=0
-stop_mailfuse() {  # SIGTERM, wait (bounded), SIGKILL as a last resort; sets MF_RC
-  MF_RC=""
-  [ -n "$MFPID" ] || return 0
-  kill -TERM "$MFPID" 2>/dev/null
-  local i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$MFPID" 2>/dev/null || break
-    [ "$(sed 's/.*) //' "/proc/$MFPID/stat" 2>/dev/null | cut -d' ' -f1)" = Z ] && break
-    sleep 0.1
-  done
-  if kill -0 "$MFPID" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$MFPID/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]; then
-    kill -KILL "$MFPID" 2>/dev/null
-  fi
-  wait "$MFPID" 2>/dev/null; MF_RC=$?
-  MFPID=""
-}
-cleanup() {
-  stop_mailfuse
-  if [ -n "$T" ] && [ -d "$T" ]; then
-    [ "$BED_UP" = 1 ] && { timeout 60 "$BED" down "$T/bed" >> "$T/down.log" 2>&1 || cat "$T/down.log" >&2; }
-    if [ "${KEEP:-0}" = 1 ]; then echo "# kept $T" >&2; else rm -rf -- "$T"; fi
-  fi
-}
+stop_mailfuse() { stop_pid "$MFPID"; MF_RC=$STOP_RC; MFPID=""; }  # sets MF_RC
+cleanup() { stop_mailfuse; bed_teardown; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-bail() { tap_fail "$1"; shift; [ $# -gt 0 ] && diag "$*"; tap_done; exit 1; }
 
 # ---------------------------------------------------------------- setup
-[ -x "$MAILFUSE" ] || bail "mailfuse binary exists" "$MAILFUSE not found or not executable (meson setup build && ninja -C build)"
-if timeout 900 "$BED" install > /tmp/mf-bed-install.$$.log 2>&1; then tap_ok "bed.sh install"; rm -f /tmp/mf-bed-install.$$.log
-else diag_file /tmp/mf-bed-install.$$.log; rm -f /tmp/mf-bed-install.$$.log; bail "bed.sh install"; fi
+bed_install_or_bail
 
 T=$(mktemp -d /tmp/mfit.XXXXXX); chmod 755 "$T"   # the bed's daemons must traverse it
 PP=$(free_port 10040) && SUBMISSION_PORT=$(free_port 10587 "$PP") && SMTP_PORT=$(free_port 10025 "$PP" "$SUBMISSION_PORT") &&
