@@ -37,107 +37,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+from mfcase import RESULTS as _results, CaseFailed, PConn, check, diag, free_port, preq, tap  # noqa: E402
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MAILFUSE = os.environ.get("MAILFUSE", os.path.join(REPO, "build", "mailfuse"))
 
 # ---------------------------------------------------------------- TAP
-
-_results = []
-
-
-def diag(msg):
-    for line in str(msg).splitlines() or [""]:
-        print("# " + line)
-    sys.stdout.flush()
-
-
-def tap(ok, name, detail=None):
-    _results.append(bool(ok))
-    print("%s %d - %s" % ("ok" if ok else "not ok", len(_results), name))
-    if not ok and detail:
-        diag(detail)
-    sys.stdout.flush()
-    return ok
-
-
-class CaseFailed(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise CaseFailed(msg)
-
-
-# ---------------------------------------------------------------- helpers
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def preq(**attrs):
-    a = {
-        "request": "smtpd_access_policy",
-        "protocol_state": "RCPT",
-        "protocol_name": "ESMTPSA",
-        "client_address": "127.0.0.1",
-        "client_name": "localhost",
-        "helo_name": "client.example.edu",
-        "sasl_method": "PLAIN",
-        "sasl_username": "someone@example.edu",
-        "sender": "someone@example.edu",
-        "recipient": "friend@example.edu",
-        "recipient_count": "0",
-        "instance": "0.0.0",
-    }
-    a.update(attrs)
-    return "".join("%s=%s\n" % (k, v) for k, v in a.items() if v is not None).encode() + b"\n"
-
-
-class PConn:
-    def __init__(self, addr, timeout=5.0):
-        kind, where = addr
-        fam = socket.AF_INET if kind == "inet" else socket.AF_UNIX
-        self.sock = socket.socket(fam, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", where) if kind == "inet" else where)
-        self.buf = b""
-
-    def send(self, data, timeout=5.0):
-        self.sock.settimeout(timeout)
-        self.sock.sendall(data)
-
-    def reply(self, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while b"\n\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CaseFailed("no reply within %.1f s (have %r)" % (timeout, self.buf[:200]))
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                raise CaseFailed("connection closed before a reply (have %r)" % self.buf[:200])
-            self.buf += chunk
-        r, self.buf = self.buf.split(b"\n\n", 1)
-        return r.decode("utf-8", "replace")
-
-    def ask(self, data, timeout=5.0):
-        self.send(data, timeout)
-        return self.reply(timeout)
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
 
 
 _seq = [0]
