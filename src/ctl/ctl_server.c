@@ -99,7 +99,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
     json_object_set_new(errs, stats_err_name(e), json_integer((json_int_t)d->stats.errors[e]));
   return json_pack(
       "{s:b,s:I,s:I,s:o,s:o,s:o,s:{s:I,s:I},s:{s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I},"
-      "s:{s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I},s:o}",
+      "s:{s:I,s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I},s:o}",
       "ok", 1, "uptime", (json_int_t)(daemon_now() - d->stats.started), "requests",
       (json_int_t)d->stats.requests, "decisions", acts(d->stats.decisions), "shadow_decisions",
       acts(d->stats.shadow_decisions), "errors", errs, "connections", "current",
@@ -112,7 +112,8 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
       (json_int_t)engine_key_count(d->engine, PER_ACCOUNT), "sender_domains",
       (json_int_t)engine_key_count(d->engine, PER_SENDER_DOMAIN), "client_addresses",
       (json_int_t)engine_key_count(d->engine, PER_CLIENT), "suspended",
-      (json_int_t)susptab_count(engine_suspensions(d->engine)), "config", "path",
+      (json_int_t)susptab_count(engine_suspensions(d->engine)), "profiles",
+      (json_int_t)engine_profile_count(d->engine), "config", "path",
       d->conf->path ? d->conf->path : "", "shadow", d->conf->shadow, "reloads",
       (json_int_t)d->stats.reloads, "reload_failures", (json_int_t)d->stats.reload_failures, "logs",
       logs);

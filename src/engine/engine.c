@@ -333,10 +333,6 @@ const char *engine_next_key(const struct engine *e, enum limit_per per, size_t *
   return r ? rec_key(r) : NULL;
 }
 
-void engine_collect(struct engine *e, engine_emit_fn cb, void *arg) {
-  (void)engine_collect_some(e, cb, arg, SIZE_MAX);
-}
-
 size_t engine_collect_some(struct engine *e, engine_emit_fn cb, void *arg, size_t max) {
   uint8_t buf[16 + MET__N * WIN__N * sizeof(win_ring)];
   /* rings of a minute only: not worth a disk write (a restart loses at most a minute of them) */

@@ -121,8 +121,7 @@ size_t engine_profile_count(const struct engine *e);
  * marked clean. */
 typedef void (*engine_emit_fn)(void *arg, enum limit_per per, const char *key,
                                const uint8_t *data, size_t len);
-void engine_collect(struct engine *e, engine_emit_fn cb, void *arg);
-/* Same, at most max records (dropped keys always go in full); returns how many
+/* At most max of them (dropped keys always go in full); returns how many
  * dirty records remain, so a big flush can be cut into slices. */
 size_t engine_collect_some(struct engine *e, engine_emit_fn cb, void *arg, size_t max);
 /* Mark a key dirty again (its write failed). */

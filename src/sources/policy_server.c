@@ -54,7 +54,7 @@ struct policy_server {
   struct daemon *d;
   struct listener_set *ls;
   struct pconn *conns;
-  size_t nconns, nwaiting;
+  size_t nconns;
   struct log_rl rl;
 };
 
@@ -205,7 +205,6 @@ static int handle(struct pconn *c, const struct policy_req *r) {
     memcpy(c->pending, reply, n);
     c->pending_len = n;
     c->waiting = true;
-    c->ps->nwaiting++;
     event_del(c->rd);
     daemon_persist_suspension(d, account, on_persisted, c);
     return 0;
@@ -216,7 +215,6 @@ static int handle(struct pconn *c, const struct policy_req *r) {
 static void on_persisted(void *arg, int rc) {
   struct pconn *c = arg;
   c->waiting = false;
-  c->ps->nwaiting--;
   if (c->fd < 0) { /* the client left meanwhile */
     free(c);
     return;
@@ -364,8 +362,6 @@ void policy_server_stop_listening(struct policy_server *ps) {
   listeners_close(ps->ls);
   ps->ls = NULL;
 }
-
-size_t policy_server_waiting(const struct policy_server *ps) { return ps->nwaiting; }
 
 void policy_server_free(struct policy_server *ps) {
   if (!ps) return;

@@ -11,8 +11,6 @@ struct policy_server;
 struct policy_server *policy_server_new(struct daemon *d, char *err, size_t errlen);
 /* Stop accepting (shutdown); open connections keep being served. */
 void policy_server_stop_listening(struct policy_server *ps);
-/* Connections with a reply waiting on the store. */
-size_t policy_server_waiting(const struct policy_server *ps);
 /* Close every connection and free. */
 void policy_server_free(struct policy_server *ps);
 
