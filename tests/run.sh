@@ -5,13 +5,13 @@
 #   target for a bounded time.  Installs what it needs (apt-get).
 # Every test prints TAP; this script adds them up and ends with
 #   N passed, N failed, N skipped
-# Environment: FUZZ_SECONDS (default 45 per target), SKIP_ASAN=1, SKIP_FUZZ=1,
+# Environment: FUZZ_SECONDS (default 30 per target), SKIP_ASAN=1, SKIP_FUZZ=1,
 # SKIP_VALGRIND=1, ONLY=pattern (run only tests whose name matches).
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
 LOGDIR=$(mktemp -d /tmp/mailfuse-tests.XXXXXX)
-FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 pass=0 fail=0 skip=0
 failed_names=()
 
@@ -119,8 +119,8 @@ if [ -z "${SKIP_FUZZ:-}" ]; then
       n=$(basename "$f"); corpus=$(mktemp -d)
       case $n in
         fuzz_config) seeds=etc ;;
-        fuzz_logparse) seeds=tests/fuzz-seeds/logparse ;;
-        *) seeds=tests/policy ;;
+        fuzz_policy_codec) seeds=tests/policy ;;
+        *) seeds=tests/fuzz-seeds/${n#fuzz_} ;;  # fuzz_NAME: seeds in tests/fuzz-seeds/NAME
       esac
       run_tap "fuzz/$n" tap_cmd "$n ran ${FUZZ_SECONDS}s without a finding" \
         env LSAN_OPTIONS=suppressions=$REPO/fuzz/lsan.supp "$f" -max_total_time="$FUZZ_SECONDS" \
