@@ -283,7 +283,7 @@ static int finish(struct conf *c, struct conf_err *e) {
       return conf_fail(e, 0, "score_shadow: '%s' is not alert, throttle, hold or suspend", c->score_shadow[i]);
   if (c->site_country[0] && strlen(c->site_country) != 2)
     return conf_fail(e, 0, "site_country: '%s' is not a two-letter country code", c->site_country);
-  return 0;
+  return conf_finish_actions(c, e);
 }
 
 struct conf *conf_defaults(void) {
@@ -379,6 +379,7 @@ void conf_free(struct conf *c) {
       free_strlist(*(char ***)((char *)c + k->off), *(size_t *)((char *)c + k->count_off));
   }
   free(c->sender_nets);
+  free(c->never_nets);
   conf_free_sections(c);
   free(c->path);
   free(c);

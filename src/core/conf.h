@@ -95,6 +95,44 @@ struct conf {
   char *hold_text;
   char *suspend_text;
   char *suspended_text;
+  /* containment (actions/contain.c) */
+  char *dovecot_deny_file;
+  char **kick_command;
+  size_t nkick_command;
+  char **suspend_command;
+  size_t nsuspend_command;
+  char **release_command;
+  size_t nrelease_command;
+  double command_timeout;
+  bool hold_queue;
+  char *postqueue_command;
+  char *postsuper_command;
+  char *postfix_config_dir;
+  double block_time;
+  char **never_block;
+  size_t nnever_block;
+  struct netmask *never_nets; /* parsed from the above, plus loopback */
+  size_t nnever_nets;
+  char *nft_set;
+  char *nft_set6;
+  char *nft_command;
+  char **alert_email;
+  size_t nalert_email;
+  char *alert_from;
+  char **sendmail_command;
+  size_t nsendmail_command;
+  char *webhook_url;
+  char **webhook_headers;
+  size_t nwebhook_headers;
+  double webhook_timeout;
+  int64_t webhook_retries;
+  int64_t effect_retries;
+  double retry_interval;
+  /* Dovecot auth policy (sources/auth_server.c) */
+  char **auth_listen;
+  size_t nauth_listen;
+  char *auth_api_header;
+  uint64_t auth_max_body;
   /* sections */
   struct limit_set limits;
   struct group *groups;

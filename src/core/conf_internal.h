@@ -55,5 +55,7 @@ void conf_free_limit_set(struct limit_set *ls);
 void conf_free_sections(struct conf *c);
 /* Fill the derived slot masks from all limits. */
 void conf_derive_slots(struct conf *c);
+/* Check the containment and auth keys; fill never_nets. 0 or -1. */
+int conf_finish_actions(struct conf *c, struct conf_err *e);
 
 #endif
