@@ -19,7 +19,9 @@
 #include <time.h>
 
 #include "core/conf_internal.h"
+#include "actions/contain.h"
 #include "actions/decision_log.h"
+#include "actions/webhook.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "engine/keytab.h"
@@ -27,7 +29,11 @@
 #include "ctl/ctl_server.h"
 #include "sources/logfeed.h"
 #include "sources/logsource.h"
+#include "sources/auth_server.h"
 #include "sources/policy_server.h"
+#include "sources/auth_decide.h"
+#include "core/geoip.h"
+#include "core/hostnets.h"
 
 int64_t daemon_now(void) {
   struct timespec ts;
@@ -60,6 +66,7 @@ static void on_flushed(void *arg, int rc, const char *err, const struct store_ba
 static void flush_submit(struct daemon *d) {
   struct store_batch *b = &d->pending;
   int failed = d->logs && logsource_collect(d->logs, b) < 0;
+  if (d->contain && contain_collect(d->contain, b) < 0) failed = 1;
   size_t pos = 0;
   const char *acct;
   void *v;
@@ -144,11 +151,62 @@ void daemon_persist_suspension(struct daemon *d, const char *account, persist_do
   }
 }
 
+static void on_block_written(void *arg, int rc, const char *err, const struct store_batch *b) {
+  struct daemon *d = arg;
+  if (rc == 0) return;
+  d->stats.errors[SE_STORE]++;
+  log_error("store_error", "what=block error=\"%s\" note=in_force_in_memory", err);
+}
+
+void daemon_persist_block(struct daemon *d, const char *addr) {
+  struct store_batch b = {0};
+  char canon[48];
+  if (block_canon(addr, canon, sizeof canon) < 0 ||
+      persist_block(d->engine, canon, daemon_now(), &b) < 0 ||
+      writer_submit(d->writer, &b, on_block_written, d) < 0) {
+    store_batch_clear(&b);
+    d->stats.errors[SE_INTERNAL]++;
+    log_error("internal", "what=persist_block addr=%s", addr);
+  }
+}
+
+void daemon_after_verdict(struct daemon *d, const struct event *ev, const struct verdict *v,
+                          const char *qid) {
+  if (v->blocked_now && ev->client) {
+    log_warn("block", "addr=%s account=%s until=+%.0fs by=mailfuse", ev->client,
+             ev->account ? ev->account : "-", d->conf->block_time);
+    daemon_persist_block(d, ev->client);
+    const struct block *b = engine_block_of(d->engine, ev->client, daemon_now());
+    if (b && d->contain && !ev->account) contain_block_changed(d->contain, b->addr, b->until, daemon_now());
+  }
+  if (d->contain) contain_verdict(d->contain, ev, v, qid, daemon_now());
+}
+
 static void on_flush_timer(evutil_socket_t fd, short what, void *arg) { flush(arg); }
+
+struct expired {
+  struct daemon *d;
+  struct store_batch b;
+};
+
+static void on_block_expired(void *arg, const struct block *bl) {
+  struct expired *x = arg;
+  log_info("unblock", "addr=%s by=expiry", bl->addr);
+  if (store_batch_add(&x->b, ST_BLOCKS, bl->addr, strlen(bl->addr), NULL, 0) < 0)
+    x->d->stats.errors[SE_INTERNAL]++;
+}
 
 static void on_sweep_timer(evutil_socket_t fd, short what, void *arg) {
   struct daemon *d = arg;
+  int64_t now = daemon_now();
   engine_sweep(d->engine, engine_latest(d->engine), 4096);
+  struct expired x = {d, {0}};
+  /* blocks go by the clock: a block is about the present, not about log time */
+  if (blocktab_expire(engine_blocks(d->engine), now, on_block_expired, &x) &&
+      writer_submit(d->writer, &x.b, on_block_written, d) < 0)
+    d->stats.errors[SE_INTERNAL]++;
+  store_batch_clear(&x.b);
+  if (d->contain) contain_tick(d->contain, now);
 }
 
 static void arm_flush_timer(struct daemon *d) {
@@ -190,6 +248,7 @@ static void reload(struct daemon *d) {
   warn_restart_keys(d->conf, nc);
   engine_set_conf(d->engine, nc);
   if (d->logs) logfeed_set_conf(logsource_feed(d->logs), nc);
+  if (d->auth) auth_server_set_conf(d->auth, nc);
   struct conf *old = d->conf;
   d->conf = nc;
   conf_free(old);
@@ -204,6 +263,7 @@ static void shutdown_now(struct daemon *d) {
   d->stopping = true;
   log_info("stopping", "pending_writes=%zu", writer_pending(d->writer));
   policy_server_stop_listening(d->policy);
+  if (d->auth) auth_server_stop_listening(d->auth);
   ctl_server_free(d->ctl);
   d->ctl = NULL;
   writer_drain(d->writer); /* in-flight suspensions: their replies go out now */
@@ -257,6 +317,15 @@ static int start(struct daemon *d) {
   if (!(d->logs = logsource_new(d, err, sizeof err))) fatal("logs: %s", err);
   if (!(d->writer = writer_new(d->store, d->base))) fatal("cannot start the writer thread");
   if (!(d->policy = policy_server_new(d, err, sizeof err))) fatal("%s", err);
+  if (!(d->contain = contain_new(d, err, sizeof err))) fatal("containment: %s", err);
+  if (!(d->hosting = hostnets_new(d->conf->hosting_networks_file, err, sizeof err))) fatal("%s", err);
+  if ((d->conf->geoip_city_db[0] || d->conf->geoip_asn_db[0]) &&
+      !(d->geo = geoip_open(d->conf->geoip_city_db, d->conf->geoip_asn_db, err, sizeof err)))
+    fatal("geoip: %s", err);
+  if (d->logs) logfeed_set_geo(logsource_feed(d->logs), d->geo, d->hosting);
+  if (d->conf->nauth_listen &&
+      !(d->auth = auth_server_new(d->base, d->conf, auth_decide, d, err, sizeof err)))
+    fatal("auth policy: %s", err);
   if (!(d->ctl = ctl_server_new(d, err, sizeof err))) fatal("control socket: %s", err);
   d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
   d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
@@ -273,6 +342,18 @@ static int start(struct daemon *d) {
   return 0;
 }
 
+/* Effects under way finish (each is time-limited), then the incidents are
+ * written one last time. */
+static void stop_containment(struct daemon *d) {
+  contain_stop(d->contain);
+  struct store_batch b = {0};
+  if (d->contain && contain_collect(d->contain, &b) == 0 && b.n && writer_submit(d->writer, &b, NULL, NULL) == 0)
+    writer_drain(d->writer);
+  store_batch_clear(&b);
+  contain_free(d->contain);
+  d->contain = NULL;
+}
+
 int daemon_run(const char *path) {
   struct daemon d;
   memset(&d, 0, sizeof d);
@@ -282,6 +363,7 @@ int daemon_run(const char *path) {
   if (log_setup(d.conf->log_level, d.conf->log_target, d.conf->syslog_facility) < 0)
     fatal("cannot set up logging");
   signal(SIGPIPE, SIG_IGN);
+  if (webhook_global_init() < 0) fatal("cannot initialise libcurl");
   /* flush batches are one big arena each: have glibc map them so that they
    * go back to the kernel when freed, instead of staying in the heap */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
@@ -297,6 +379,8 @@ int daemon_run(const char *path) {
   event_base_dispatch(d.base);
   policy_server_free(d.policy);
   ctl_server_free(d.ctl);
+  auth_server_free(d.auth);
+  stop_containment(&d);
   writer_free(d.writer);
   logsource_free(d.logs);
   event_free(d.ev_hup);
@@ -310,8 +394,11 @@ int daemon_run(const char *path) {
   store_close(d.store);
   strmap_free(d.susp_retry);
   decision_rl_free(d.decision_rl);
+  geoip_free(d.geo);
+  hostnets_free(d.hosting);
   log_info("stopped", "requests=%llu", (unsigned long long)d.stats.requests);
   conf_free(d.conf);
   event_base_free(d.base);
+  webhook_global_cleanup();
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/conf.h"
+#include "core/log.h"
 #include "engine/engine.h"
 #include "stats.h"
 #include "store/store.h"
@@ -17,6 +18,10 @@ struct policy_server;
 struct ctl_server;
 struct strmap;
 struct logsource;
+struct contain;
+struct auth_server;
+struct geoip;
+struct hostnets;
 
 struct daemon {
   struct conf *conf; /* current; replaced whole on reload */
@@ -29,6 +34,12 @@ struct daemon {
   struct policy_server *policy;
   struct ctl_server *ctl;
   struct logsource *logs; /* live log files and journal */
+  struct contain *contain; /* incidents and their effects */
+  struct auth_server *auth; /* Dovecot auth policy (NULL when auth_listen is empty) */
+  struct geoip *geo;        /* NULL when no GeoIP database is configured */
+  struct hostnets *hosting;
+  struct log_rl auth_rl, webmail_rl;
+  uint64_t webmail_logins, logins; /* auth policy requests from webmail_networks / all */
   struct event *ev_hup, *ev_term, *ev_int, *flush_timer, *sweep_timer;
   struct strmap *susp_retry;
   struct decision_rl *decision_rl; /* accounts whose suspension change is not yet on disk */
@@ -53,5 +64,12 @@ typedef void (*persist_done_fn)(void *arg, int rc);
  * done may be NULL. */
 void daemon_persist_suspension(struct daemon *d, const char *account, persist_done_fn done,
                                void *arg);
+/* Write the current block state of an address (added or removed); errors
+ * are logged and counted, the block holds in memory regardless. */
+void daemon_persist_block(struct daemon *d, const char *addr);
+/* After a verdict of a live source: the decision line, containment, and
+ * the block it made, if any (the suspension itself is the caller's). */
+void daemon_after_verdict(struct daemon *d, const struct event *ev, const struct verdict *v,
+                          const char *qid);
 
 #endif

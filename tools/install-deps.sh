@@ -3,7 +3,8 @@
 # to run its whole test suite). Run as root. Starts no services.
 set -euo pipefail
 build_pkgs=(build-essential meson ninja-build pkg-config libevent-dev liblmdb-dev
-            libjansson-dev libconfig-dev zlib1g-dev libzstd-dev libsystemd-dev)
+            libjansson-dev libconfig-dev zlib1g-dev libzstd-dev libsystemd-dev libmaxminddb-dev
+            libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev zstd gzip systemd-journal-remote clang libclang-rt-14-dev valgrind python3 lmdb-utils procps iproute2)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")

@@ -57,7 +57,7 @@ size_t reply_format(const struct conf *c, const struct verdict *v, const char *a
     case ACT_THROTTLE: word = "DEFER_IF_PERMIT"; tmpl = c->throttle_text; break;
     case ACT_HOLD: word = "HOLD"; tmpl = c->hold_text; break;
     case ACT_SUSPEND: word = "REJECT"; tmpl = c->suspend_text; break;
-    case ACT_REJECT: word = "REJECT"; tmpl = c->suspended_text; break;
+    case ACT_REJECT: word = "REJECT"; tmpl = v->client_blocked ? c->blocked_text : c->suspended_text; break;
     default: break;
   }
   if (v->limit && v->limit->text && v->action != ACT_REJECT) tmpl = v->limit->text;

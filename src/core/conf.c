@@ -380,6 +380,7 @@ void conf_free(struct conf *c) {
   }
   free(c->sender_nets);
   free(c->never_nets);
+  free(c->webmail_nets);
   conf_free_sections(c);
   free(c->path);
   free(c);

@@ -95,6 +95,7 @@ struct conf {
   char *hold_text;
   char *suspend_text;
   char *suspended_text;
+  char *blocked_text;
   /* containment (actions/contain.c) */
   char *dovecot_deny_file;
   char **kick_command;
@@ -133,6 +134,20 @@ struct conf {
   size_t nauth_listen;
   char *auth_api_header;
   uint64_t auth_max_body;
+  /* login guard (engine/login_guard.c) */
+  char *geoip_city_db;
+  char *geoip_asn_db;
+  char *hosting_networks_file;
+  char **webmail_networks;
+  size_t nwebmail_networks;
+  struct netmask *webmail_nets;
+  int64_t login_delay_failures;
+  int64_t login_reject_failures;
+  int64_t login_spray_accounts;
+  int64_t login_account_failures;
+  int64_t login_network_failures;
+  int64_t login_delay;
+  double login_suspend_risk;
   /* sections */
   struct limit_set limits;
   struct group *groups;

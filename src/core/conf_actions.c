@@ -61,8 +61,16 @@ int conf_finish_actions(struct conf *c, struct conf_err *e) {
     if (strncmp(c->auth_listen[i], "inet:", 5) != 0 && strncmp(c->auth_listen[i], "unix:/", 6) != 0)
       return conf_fail(e, 0, "auth_listen: '%s' is neither inet:HOST:PORT nor unix:/path",
                        c->auth_listen[i]);
-  /* never blocked: loopback, the trusted submitters, never_block */
-  size_t n = 2 + c->nsender_account_networks + c->nnever_block;
+  free(c->webmail_nets);
+  if (!(c->webmail_nets = calloc(c->nwebmail_networks + 1, sizeof *c->webmail_nets)))
+    return conf_fail(e, 0, "out of memory");
+  for (size_t i = 0; i < c->nwebmail_networks; i++)
+    if (netmask_parse(c->webmail_networks[i], &c->webmail_nets[i]) < 0)
+      return conf_fail(e, 0, "webmail_networks: '%s' is not an address or CIDR network", c->webmail_networks[i]);
+  if (c->login_delay_failures > c->login_reject_failures)
+    return conf_fail(e, 0, "login_delay_failures must not exceed login_reject_failures");
+  /* never blocked: loopback, the trusted submitters, the webmail servers, never_block */
+  size_t n = 2 + c->nsender_account_networks + c->nwebmail_networks + c->nnever_block;
   free(c->never_nets);
   if (!(c->never_nets = calloc(n, sizeof *c->never_nets)))
     return conf_fail(e, 0, "out of memory");
@@ -72,6 +80,7 @@ int conf_finish_actions(struct conf *c, struct conf_err *e) {
       return conf_fail(e, 0, "internal: loopback network");
   for (size_t i = 0; i < c->nsender_account_networks; i++)
     c->never_nets[c->nnever_nets++] = c->sender_nets[i];
+  for (size_t i = 0; i < c->nwebmail_networks; i++) c->never_nets[c->nnever_nets++] = c->webmail_nets[i];
   for (size_t i = 0; i < c->nnever_block; i++)
     if (netmask_parse(c->never_block[i], &c->never_nets[c->nnever_nets++]) < 0)
       return conf_fail(e, 0, "never_block: '%s' is not an address or CIDR network", c->never_block[i]);

@@ -106,6 +106,10 @@ const struct conf_key conf_keys[] = {
      "mailfuse: account {account} is suspended, contact your mail administrator", 0, 0, NULL,
      true, OFF(suspended_text), NOCOUNT, NULL,
      "Text of the reject (5.7.1) for every later request of a suspended account."},
+    {"blocked_text", KT_STR,
+     "mailfuse: your address is blocked after misuse of an account, contact your mail administrator",
+     0, 0, NULL, true, OFF(blocked_text), NOCOUNT, NULL,
+     "Text of the reject (5.7.1) for requests from a blocked client address."},
     {"dovecot_deny_file", KT_STR, "", 0, 0, NULL, true, OFF(dovecot_deny_file), NOCOUNT, NULL,
      "Passwd-file of suspended accounts, rewritten atomically on every change, for a Dovecot "
      "passdb with deny=yes (IMAP, POP3, SMTP AUTH and webmail refuse them). Empty: not kept."},
@@ -170,6 +174,35 @@ const struct conf_key conf_keys[] = {
      "secret\"; requests without it are refused. Empty: not checked."},
     {"auth_max_body", KT_SIZE, "16K", 1024, 1048576, NULL, false, OFF(auth_max_body), NOCOUNT,
      NULL, "Largest auth policy request body accepted."},
+    {"geoip_city_db", KT_STR, "", 0, 0, NULL, false, OFF(geoip_city_db), NOCOUNT, NULL,
+     "MaxMind DB (GeoLite2-City or -Country layout) for the country of a login; a City "
+     "database also gives its location (faster-than-travel). Empty: networks stand in."},
+    {"geoip_asn_db", KT_STR, "", 0, 0, NULL, false, OFF(geoip_asn_db), NOCOUNT, NULL,
+     "MaxMind DB (GeoLite2-ASN layout) for the network operator (ASN) of a login."},
+    {"hosting_networks_file", KT_STR, "", 0, 0, NULL, false, OFF(hosting_networks_file), NOCOUNT,
+     NULL, "More hosting/VPN/anonymising networks, lines \"AS64500 # note\" or \"CIDR # note\", "
+     "added to the built-in list (data/hosting_asns.txt)."},
+    {"webmail_networks", KT_STRLIST, "", 0, 0, NULL, true, OFF(webmail_networks),
+     OFF(nwebmail_networks), NULL,
+     "Addresses of the webmail servers: never blocked, never learned as a user's network, and "
+     "mailfuse warns when logins keep arriving from them (Dovecot is not given the user's address)."},
+    {"login_delay_failures", KT_INT, "5", 1, 1000000, NULL, true, OFF(login_delay_failures),
+     NOCOUNT, NULL, "Failed logins from one address in an hour after which its logins are delayed."},
+    {"login_reject_failures", KT_INT, "20", 1, 1000000, NULL, true, OFF(login_reject_failures),
+     NOCOUNT, NULL, "Failed logins from one address in an hour after which its logins are refused."},
+    {"login_spray_accounts", KT_INT, "10", 2, 32, NULL, true, OFF(login_spray_accounts), NOCOUNT,
+     NULL, "Accounts failed from one address in an hour that make it a password sprayer: it is "
+     "blocked for block_time, and a success from it marks the account at risk."},
+    {"login_account_failures", KT_INT, "30", 1, 1000000, NULL, true, OFF(login_account_failures),
+     NOCOUNT, NULL, "Failed logins of one account (from anywhere) in an hour after which its logins "
+     "are delayed (targeted guessing; never refused, so the owner is not locked out)."},
+    {"login_network_failures", KT_INT, "100", 1, 1000000, NULL, true, OFF(login_network_failures),
+     NOCOUNT, NULL, "Failed logins from one /24 (IPv6 /64) in an hour after which its logins are delayed."},
+    {"login_delay", KT_INT, "2", 1, 30, NULL, true, OFF(login_delay), NOCOUNT, NULL,
+     "Seconds Dovecot waits before answering a delayed login."},
+    {"login_suspend_risk", KT_NUMBER, "0", 0, 100, NULL, true, OFF(login_suspend_risk), NOCOUNT,
+     NULL, "Suspend an account at once when a successful login carries at least this risk (e.g. 5: "
+     "a login from a password sprayer). 0: never; the risk then only weighs on its mail."},
     {"limits", KT_SECTION, "", 0, 0, NULL, true, 0, 0, conf_parse_limits,
      "List of limits for everyone (fields below). Group limits replace the per-account ones."},
     {"groups", KT_SECTION, "", 0, 0, NULL, true, 0, 0, conf_parse_groups,

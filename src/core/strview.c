@@ -21,3 +21,10 @@ int sv_copy_lower(char *dst, size_t dstlen, struct strview v) {
   for (char *c = dst; *c; c++) *c = (char)tolower((unsigned char)*c);
   return rc;
 }
+
+void str_copy(char *dst, size_t dstlen, const char *src) {
+  if (!dstlen) return;
+  size_t n = src ? strnlen(src, dstlen - 1) : 0;
+  memcpy(dst, src ? src : "", n);
+  dst[n] = 0;
+}

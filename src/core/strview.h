@@ -34,6 +34,8 @@ static inline long sv_find(struct strview v, const char *s, size_t n) {
 bool sv_eq(struct strview v, const char *s);
 /* Copy into dst (NUL-terminated, truncated to dstlen-1); returns 0, or -1 if truncated. */
 int sv_copy(char *dst, size_t dstlen, struct strview v);
+/* Copy a C string, cut to fit (always terminated; src NULL = ""). */
+void str_copy(char *dst, size_t dstlen, const char *src);
 /* Copy lowercased; same return as sv_copy(). */
 int sv_copy_lower(char *dst, size_t dstlen, struct strview v);
 

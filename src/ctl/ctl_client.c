@@ -27,7 +27,14 @@ static int usage(void) {
         "  show ACCOUNT               counters per window, limits, state\n"
         "  explain ACCOUNT            learned profile, current risk score and its reasons\n"
         "  suspend ACCOUNT --reason TEXT\n"
-        "  release ACCOUNT\n",
+        "  release ACCOUNT [--release-held | --delete-held]\n"
+        "                             lift the suspension, close the incident; its held mail\n"
+        "                             goes back to delivery, is deleted, or stays on hold\n"
+        "  incidents [--open]         the last 100 incidents (or the open ones)\n"
+        "  incident ID                one incident: what happened, what was done, its trail\n"
+        "  block ADDR [--for SECONDS] [--reason TEXT]\n"
+        "  unblock ADDR\n"
+        "  blocks                     blocked client addresses\n",
         stderr);
   return 2;
 }
@@ -36,8 +43,46 @@ static json_t *build_request(int argc, char **argv) {
   const char *cmd = argv[0];
   if (!strcmp(cmd, "status") || !strcmp(cmd, "list"))
     return argc == 1 ? json_pack("{s:s}", "cmd", cmd) : NULL;
-  if (!strcmp(cmd, "show") || !strcmp(cmd, "release") || !strcmp(cmd, "explain"))
+  if (!strcmp(cmd, "show") || !strcmp(cmd, "explain"))
     return argc == 2 ? json_pack("{s:s,s:s}", "cmd", cmd, "account", argv[1]) : NULL;
+  if (!strcmp(cmd, "release") && (argc == 2 || argc == 3)) {
+    json_t *r = json_pack("{s:s,s:s}", "cmd", cmd, "account", argv[1]);
+    if (argc == 3 && !strcmp(argv[2], "--release-held")) json_object_set_new(r, "held", json_string("release"));
+    else if (argc == 3 && !strcmp(argv[2], "--delete-held")) json_object_set_new(r, "held", json_string("delete"));
+    else if (argc == 3) {
+      json_decref(r);
+      return NULL;
+    }
+    return r;
+  }
+  if (!strcmp(cmd, "incidents") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "--open"))))
+    return json_pack("{s:s,s:b}", "cmd", cmd, "open", argc == 2);
+  if (!strcmp(cmd, "incident") && argc == 2) {
+    char *end;
+    long long id = strtoll(argv[1], &end, 10);
+    return *end || id <= 0 ? NULL : json_pack("{s:s,s:I}", "cmd", cmd, "id", (json_int_t)id);
+  }
+  if (!strcmp(cmd, "blocks")) return argc == 1 ? json_pack("{s:s}", "cmd", cmd) : NULL;
+  if (!strcmp(cmd, "unblock")) return argc == 2 ? json_pack("{s:s,s:s}", "cmd", cmd, "addr", argv[1]) : NULL;
+  if (!strcmp(cmd, "block") && argc >= 2) {
+    json_t *r = json_pack("{s:s,s:s}", "cmd", cmd, "addr", argv[1]);
+    for (int i = 2; r && i + 1 < argc; i += 2) {
+      char *end;
+      if (!strcmp(argv[i], "--for")) {
+        long long s = strtoll(argv[i + 1], &end, 10);
+        if (*end || s <= 0) break;
+        json_object_set_new(r, "for", json_integer(s));
+      } else if (!strcmp(argv[i], "--reason")) {
+        json_object_set_new(r, "reason", json_string(argv[i + 1]));
+      } else {
+        break;
+      }
+      if (i + 2 == argc) return r;
+    }
+    if (argc == 2) return r;
+    json_decref(r);
+    return NULL;
+  }
   if (!strcmp(cmd, "suspend") && argc == 4 && !strcmp(argv[2], "--reason"))
     return json_pack("{s:s,s:s,s:s}", "cmd", cmd, "account", argv[1], "reason", argv[3]);
   return NULL;

@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actions/contain.h"
 #include "core/log.h"
+#include "ctl/ctl_contain.h"
 #include "daemon.h"
 #include "engine/keytab.h"
 #include "engine/profile.h"
@@ -99,7 +101,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
     json_object_set_new(errs, stats_err_name(e), json_integer((json_int_t)d->stats.errors[e]));
   return json_pack(
       "{s:b,s:I,s:I,s:o,s:o,s:o,s:{s:I,s:I},s:{s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I},"
-      "s:{s:I,s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I},s:o}",
+      "s:{s:I,s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I},s:o,s:o}",
       "ok", 1, "uptime", (json_int_t)(daemon_now() - d->stats.started), "requests",
       (json_int_t)d->stats.requests, "decisions", acts(d->stats.decisions), "shadow_decisions",
       acts(d->stats.shadow_decisions), "errors", errs, "connections", "current",
@@ -116,7 +118,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
       (json_int_t)engine_profile_count(d->engine), "config", "path",
       d->conf->path ? d->conf->path : "", "shadow", d->conf->shadow, "reloads",
       (json_int_t)d->stats.reloads, "reload_failures", (json_int_t)d->stats.reload_failures, "logs",
-      logs);
+      logs, "containment", d->contain ? contain_status_json(d->contain) : json_null());
 }
 
 /* The account as the policy server names it (lowercased, account_domain
@@ -279,17 +281,46 @@ static json_t *cmd_suspend(struct daemon *d, json_t *req, struct cconn *c) {
     return error_reply("out of memory");
   log_warn("suspend", "account=%s by=%s reason=%s", acct, by,
            log_esc(esc, sizeof esc, reason, strlen(reason)));
+  contain_suspended(d->contain, acct, by, reason, daemon_now());
   return wait_persist(d, c, acct,
                       json_pack("{s:b,s:s,s:s}", "ok", 1, "account", acct, "state", "suspended"));
 }
 
+/* Lifts the suspension (if any) and closes the account's incident, with
+ * its held mail released, deleted or kept on hold. */
 static json_t *cmd_release(struct daemon *d, json_t *req, struct cconn *c) {
-  char acct[KEY_MAX + 1];
+  char acct[KEY_MAX + 1], by[32], msg[200];
   if (!account_arg(d, req, acct, sizeof acct)) return error_reply("release needs an account");
-  if (!engine_release(d->engine, acct)) return error_reply("account is not suspended");
-  log_warn("release", "account=%s by=ctl:uid=%u", acct, (unsigned)c->uid);
-  return wait_persist(d, c, acct,
-                      json_pack("{s:b,s:s,s:s}", "ok", 1, "account", acct, "state", "active"));
+  int mode = ctl_held_mode(req);
+  if (mode < 0) return error_reply("held must be \"release\" or \"delete\"");
+  snprintf(by, sizeof by, "ctl:uid=%u", (unsigned)c->uid);
+  int was = engine_release(d->engine, acct);
+  if (!was && !contain_open_incident(d->contain, acct))
+    return error_reply("account is not suspended and has no open incident");
+  uint64_t id = contain_released(d->contain, acct, by, (enum held_mode)mode, daemon_now(), msg, sizeof msg);
+  log_warn("release", "account=%s by=%s incident=%llu held=%s", acct, by, (unsigned long long)id,
+           mode == HELD_RELEASE ? "release" : mode == HELD_DELETE ? "delete" : "keep");
+  json_t *reply = json_pack("{s:b,s:s,s:s,s:I,s:s}", "ok", 1, "account", acct, "state", "active",
+                            "incident", (json_int_t)id, "note", msg);
+  if (!was) return reply;
+  return wait_persist(d, c, acct, reply);
+}
+
+static char *by_of(struct cconn *c, char *buf, size_t len) {
+  snprintf(buf, len, "ctl:uid=%u", (unsigned)c->uid);
+  return buf;
+}
+
+static json_t *cmd_incidents(struct daemon *d, json_t *req, struct cconn *c) { return ctl_incidents(d, req); }
+static json_t *cmd_incident(struct daemon *d, json_t *req, struct cconn *c) { return ctl_incident(d, req); }
+static json_t *cmd_blocks(struct daemon *d, json_t *req, struct cconn *c) { return ctl_blocks(d, req); }
+static json_t *cmd_block(struct daemon *d, json_t *req, struct cconn *c) {
+  char by[32];
+  return ctl_block(d, req, by_of(c, by, sizeof by));
+}
+static json_t *cmd_unblock(struct daemon *d, json_t *req, struct cconn *c) {
+  char by[32];
+  return ctl_unblock(d, req, by_of(c, by, sizeof by));
 }
 
 static const struct {
@@ -298,6 +329,8 @@ static const struct {
 } commands[] = {
     {"status", cmd_status}, {"show", cmd_show},       {"list", cmd_list},
     {"suspend", cmd_suspend}, {"release", cmd_release}, {"explain", cmd_explain},
+    {"incidents", cmd_incidents}, {"incident", cmd_incident}, {"block", cmd_block},
+    {"unblock", cmd_unblock}, {"blocks", cmd_blocks},
 };
 
 static void dispatch(struct cconn *c, const char *line, size_t len) {

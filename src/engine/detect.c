@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/geoip.h"
 #include "core/strmap.h"
 #include "engine/domains.h"
 
@@ -290,6 +291,60 @@ static void login_failed(struct detect *d, struct ipstate *s, const struct event
   p->dirty = true;
 }
 
+static uint16_t cc_pack(const char *cc) {
+  return cc && cc[0] && cc[1] ? (uint16_t)(((uint8_t)cc[0] << 8) | (uint8_t)cc[1]) : 0;
+}
+
+static bool has16(const uint16_t *set, size_t n, uint16_t v) {
+  for (size_t i = 0; i < n; i++)
+    if (set[i] == v) return true;
+  return false;
+}
+
+static void add16(uint16_t *set, size_t n, uint16_t v) {
+  if (!v || has16(set, n, v)) return;
+  memmove(set + 1, set, (n - 1) * sizeof *set); /* newest first; the oldest falls out */
+  set[0] = v;
+}
+
+#define TRAVEL_KMH 900.0 /* faster than an airliner */
+#define TRAVEL_MIN_KM 500.0
+
+/* Country, operator, hosting network and travel of a successful login. */
+static void geo_signals(struct profile *p, const struct event *ev, int64_t now, bool cold,
+                        float *risk, char *why, size_t whylen) {
+  if (ev->hosting) {
+    *risk += 2;
+    if (!why[0]) snprintf(why, whylen, "login from a hosting/anonymising network %s", ev->hosting);
+  }
+  const struct geo *g = ev->geo;
+  if (!g || cold) return;
+  uint16_t cc = cc_pack(g->country);
+  bool new_cc = cc && p->countries[0] && !has16(p->countries, PROFILE_COUNTRIES, cc);
+  if (new_cc) {
+    *risk += 3;
+    if (!why[0]) snprintf(why, whylen, "login from %s (%s), a country it never used", ev->client, g->country);
+  } else if (g->asn && p->asns[0] && !profile_has(p->asns, PROFILE_ASNS, g->asn)) {
+    *risk += 1;
+    if (!why[0]) snprintf(why, whylen, "login from AS%u, an operator it never used", (unsigned)g->asn);
+  }
+  if (g->has_loc && p->login_has_loc && p->login_at && now > p->login_at - 1) {
+    double km = geo_distance_km(p->login_lat / 100.0, p->login_lon / 100.0, g->lat, g->lon);
+    double h = (double)(now - p->login_at) / 3600.0;
+    if (km > TRAVEL_MIN_KM && km / (h > 0.25 ? h : 0.25) > TRAVEL_KMH) {
+      *risk += 3;
+      if (!why[0] || new_cc)
+        snprintf(why, whylen, "login %.0f km from the last one %.1f h before (faster than travel)", km, h);
+    }
+  }
+}
+
+static void geo_learn(struct profile *p, const struct event *ev) {
+  if (!ev->geo) return;
+  add16(p->countries, PROFILE_COUNTRIES, cc_pack(ev->geo->country));
+  if (ev->geo->asn && !profile_has(p->asns, PROFILE_ASNS, ev->geo->asn)) profile_add(p->asns, PROFILE_ASNS, ev->geo->asn);
+}
+
 static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev, int64_t now) {
   struct profile *p = profile_of(d, ev->account, now);
   if (!p) return;
@@ -306,6 +361,7 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
     snprintf(why, sizeof why, "login from %s after %llu failures", ev->client,
              (unsigned long long)window_sum(s->fails));
   }
+  geo_signals(p, ev, now, cold, &risk, why, sizeof why);
   bool known = wide && profile_has(p->wide, PROFILE_WIDE, wide);
   if (p->fails_recent >= 3 && now - p->fails_at < 3600 && !known) { /* the owner, at home, after a spray: no */
     risk += 2;
@@ -329,6 +385,31 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
   } else if (inf && !(p->login_risk > 0 && now < p->login_risk_until)) {
     profile_learn_network(p, profile_net(ev->client, false), wide, now);
   }
+  if (risk <= 0 || !p->countries[0]) geo_learn(p, ev); /* a clean login (or the first ones) teaches */
+  if (ev->geo && ev->geo->has_loc) {
+    p->login_lat = (int16_t)lrint(ev->geo->lat * 100);
+    p->login_lon = (int16_t)lrint(ev->geo->lon * 100);
+    p->login_has_loc = 1;
+  }
+}
+
+void detect_ip_info(struct detect *d, const char *ip, int64_t now, uint64_t *fails, unsigned *accounts) {
+  *fails = 0;
+  *accounts = 0;
+  struct ipstate *s = ip ? strmap_get(d->ips, ip) : NULL;
+  if (!s) return;
+  win_ring r;
+  memcpy(r, s->fails, sizeof r);
+  window_roll(r, WIN_HOUR, s->last, now < 0 ? 0 : (uint32_t)now);
+  *fails = window_sum(r);
+  *accounts = *fails ? s->nacct : 0;
+}
+
+float detect_login_risk(struct detect *d, const char *account, int64_t now, const char **why) {
+  struct profile *p = account ? strmap_get(d->profiles, account) : NULL;
+  if (!p || p->login_risk <= 0 || now >= p->login_risk_until) return 0;
+  if (why) *why = p->login_reason;
+  return p->login_risk;
 }
 
 void detect_login(struct detect *d, const struct event *ev, int64_t now) {

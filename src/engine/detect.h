@@ -38,6 +38,10 @@ void detect_learn(struct detect *d, const struct detect_seen *seen, const struct
                   int64_t now, bool is_ext, enum action final);
 /* A login succeeded or failed (account may be NULL for a failure). */
 void detect_login(struct detect *d, const struct event *ev, int64_t now);
+/* Failures from an address in the last hour, and how many accounts they hit. */
+void detect_ip_info(struct detect *d, const char *ip, int64_t now, uint64_t *fails, unsigned *accounts);
+/* The login risk of an account now (0 when none), and its reason. */
+float detect_login_risk(struct detect *d, const char *account, int64_t now, const char **why);
 /* For `ctl explain`: the profile (NULL if none) and the score as of now. */
 const struct profile *detect_explain(struct detect *d, const char *account, int64_t now, struct score *s);
 /* The site's usual shares. */

@@ -17,12 +17,15 @@
 #include "engine/detect.h"
 #include "engine/keytab.h"
 #include "engine/limits.h"
+#include "engine/login_guard.h"
+#include "core/netaddr.h"
 
 struct engine {
   const struct conf *conf;
   uint16_t gen;
   struct keytab *tab[PER__N];
   struct susptab *susp;
+  struct blocktab *blocks;
   struct rec **dirty;
   size_t ndirty, dcap;
   char **gone; /* "P:key" of dropped records, P the per index digit */
@@ -31,6 +34,7 @@ struct engine {
   int sweep_per;
   int64_t latest; /* the latest time fed: the engine's own "now" for expiry */
   struct detect *dt; /* profiles and the risk score */
+  struct login_guard *lg; /* failed logins per network and account */
 };
 
 struct engine *engine_new(const struct conf *conf) {
@@ -39,9 +43,11 @@ struct engine *engine_new(const struct conf *conf) {
   e->conf = conf;
   e->gen = 1;
   e->susp = susptab_new();
+  e->blocks = blocktab_new();
   char err[256];
   e->dt = detect_new(conf, err, sizeof err);
-  int ok = e->susp != NULL && e->dt != NULL;
+  e->lg = login_guard_new();
+  int ok = e->susp != NULL && e->blocks != NULL && e->dt != NULL && e->lg != NULL;
   for (int p = 0; p < PER__N; p++) ok = ok && (e->tab[p] = keytab_new()) != NULL;
   if (!ok) {
     engine_free(e);
@@ -54,6 +60,8 @@ void engine_free(struct engine *e) {
   if (!e) return;
   for (int p = 0; p < PER__N; p++) keytab_free(e->tab[p]);
   susptab_free(e->susp);
+  blocktab_free(e->blocks);
+  login_guard_free(e->lg);
   detect_free(e->dt);
   for (size_t i = 0; i < e->ngone; i++) free(e->gone[i]);
   free(e->gone);
@@ -179,6 +187,107 @@ static void suspend_reason(const struct verdict *v, char *buf, size_t len) {
            conf_metric_name(l->metric), conf_window_name(l->win), (unsigned long long)l->max);
 }
 
+static bool never_block(const struct conf *c, const char *client) {
+  struct netaddr a;
+  return !client || netaddr_parse(client, strlen(client), &a) < 0 ||
+         netmask_list_contains(c->never_nets, c->nnever_nets, &a);
+}
+
+/* The address a suspension came from is blocked for block_time, unless it
+ * is one of the site's own (loopback, trusted submitters, never_block). */
+static void block_intruder(struct engine *e, const struct event *ev, int64_t now, const char *why,
+                           struct verdict *v) {
+  const struct conf *c = e->conf;
+  if (c->block_time <= 0 || c->shadow || never_block(c, ev->client)) return;
+  char reason[200];
+  int n = snprintf(reason, sizeof reason, "suspension of %.100s: %.80s", ev->account, why);
+  (void)n;
+  if (blocktab_add(e->blocks, ev->client, now, now + (int64_t)c->block_time, "mailfuse", reason))
+    v->blocked_now = true;
+}
+
+/* A login's outcome: the score's profile learns it; failures count per
+ * address, network and account; a password sprayer is blocked; a success
+ * risky enough suspends the account (login_suspend_risk). */
+static int feed_login(struct engine *e, const struct event *ev, int64_t now, struct verdict *v) {
+  const struct conf *c = e->conf;
+  detect_login(e->dt, ev, now);
+  if (ev->kind == EV_LOGIN_FAIL) {
+    login_guard_failed(e->lg, ev->account, ev->client, now);
+    uint64_t fails;
+    unsigned accts;
+    detect_ip_info(e->dt, ev->client, now, &fails, &accts);
+    if (accts >= (unsigned)c->login_spray_accounts && c->block_time > 0 && !c->shadow &&
+        !never_block(c, ev->client) && !blocktab_get(e->blocks, ev->client, now)) {
+      char why[200];
+      snprintf(why, sizeof why, "password spraying: failed logins on %u accounts in an hour", accts);
+      if (blocktab_add(e->blocks, ev->client, now, now + (int64_t)c->block_time, "mailfuse", why))
+        v->blocked_now = true;
+    }
+    return 0;
+  }
+  const char *why = NULL;
+  float risk = ev->account ? detect_login_risk(e->dt, ev->account, now, &why) : 0;
+  if (c->login_suspend_risk > 0 && risk >= c->login_suspend_risk && !c->shadow &&
+      !susptab_get(e->susp, ev->account)) {
+    char reason[200];
+    snprintf(reason, sizeof reason, "risky login (%.1f): %s", risk, why ? why : "");
+    if (engine_suspend(e, ev->account, now, "mailfuse", reason) < 0) return -1;
+    v->action = ACT_SUSPEND;
+    v->suspended_now = true;
+    v->score = risk;
+    snprintf(v->reasons, sizeof v->reasons, "%s", reason);
+  }
+  return 0;
+}
+
+void engine_login_check(struct engine *e, const struct event *ev, int64_t now,
+                        struct login_verdict *lv) {
+  const struct conf *c = e->conf;
+  memset(lv, 0, sizeof *lv);
+  if (now > e->latest) e->latest = now;
+  const struct block *b = blocktab_get(e->blocks, ev->client, now);
+  if (b) {
+    lv->status = -1;
+    snprintf(lv->reason, sizeof lv->reason, "address blocked: %.140s", b->reason);
+    return;
+  }
+  if (ev->account && susptab_get(e->susp, ev->account)) {
+    lv->status = -1;
+    snprintf(lv->reason, sizeof lv->reason, "account suspended");
+    return;
+  }
+  uint64_t ip_fails, net_fails, acct_fails;
+  unsigned accts;
+  detect_ip_info(e->dt, ev->client, now, &ip_fails, &accts);
+  login_guard_counts(e->lg, ev->account, ev->client, now, &net_fails, &acct_fails);
+  bool exempt = never_block(c, ev->client);
+  if (!exempt && accts >= (unsigned)c->login_spray_accounts) {
+    lv->status = -1;
+    snprintf(lv->reason, sizeof lv->reason, "password spraying: failed logins on %u accounts", accts);
+    if (c->block_time > 0 &&
+        blocktab_add(e->blocks, ev->client, now, now + (int64_t)c->block_time, "mailfuse", lv->reason))
+      lv->blocked_now = true;
+  } else if (!exempt && ip_fails >= (uint64_t)c->login_reject_failures) {
+    lv->status = -1;
+    snprintf(lv->reason, sizeof lv->reason, "brute force: %llu failed logins from this address in an hour",
+             (unsigned long long)ip_fails);
+  } else if (!exempt && ip_fails >= (uint64_t)c->login_delay_failures) {
+    lv->status = (int)c->login_delay;
+    snprintf(lv->reason, sizeof lv->reason, "%llu failed logins from this address in an hour",
+             (unsigned long long)ip_fails);
+  } else if (!exempt && net_fails >= (uint64_t)c->login_network_failures) {
+    lv->status = (int)c->login_delay;
+    snprintf(lv->reason, sizeof lv->reason, "%llu failed logins from this network in an hour",
+             (unsigned long long)net_fails);
+  } else if (acct_fails >= (uint64_t)c->login_account_failures) {
+    lv->status = (int)c->login_delay;
+    snprintf(lv->reason, sizeof lv->reason, "%llu failed logins of this account in an hour",
+             (unsigned long long)acct_fails);
+  }
+  if (c->shadow && lv->status) lv->status = 0; /* decided and logged, not applied */
+}
+
 static void count_throttle(struct engine *e, struct rec *ra, const struct limit_set *ls,
                            uint32_t now, struct verdict *v) {
   uint64_t d[MET__N] = {0};
@@ -193,10 +302,14 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
   struct txn *t = ev->txn ? ev->txn : &none;
   memset(v, 0, sizeof *v);
   if (now64 > e->latest) e->latest = now64;
-  if (ev->kind == EV_LOGIN_OK || ev->kind == EV_LOGIN_FAIL) {
-    if (c->score) detect_login(e->dt, ev, now64);
+  /* a blocked address is refused at the door; logs and login reports are facts and are counted */
+  if ((ev->kind == EV_RCPT || ev->kind == EV_DATA || ev->kind == EV_EOM || ev->kind == EV_OTHER) &&
+      blocktab_get(e->blocks, ev->client, now64)) {
+    v->action = ACT_REJECT;
+    v->client_blocked = true;
     return 0;
   }
+  if (ev->kind == EV_LOGIN_OK || ev->kind == EV_LOGIN_FAIL) return feed_login(e, ev, now64, v);
   if (!ev->account || !*ev->account) {
     v->no_account = true;
     return 0;
@@ -238,6 +351,7 @@ int engine_feed(struct engine *e, const struct event *ev, int64_t now64, struct 
     suspend_reason(v, why, sizeof why);
     if (engine_suspend(e, ev->account, now64, "mailfuse", why) < 0) return -1;
     v->suspended_now = true;
+    block_intruder(e, ev, now64, why, v);
     return 0;
   }
   if (v->action == ACT_THROTTLE) return 0;
@@ -265,6 +379,19 @@ int engine_suspend(struct engine *e, const char *account, int64_t now, const cha
 int engine_release(struct engine *e, const char *account) { return susptab_del(e->susp, account); }
 
 const struct susptab *engine_suspensions(const struct engine *e) { return e->susp; }
+
+const struct block *engine_block(struct engine *e, const char *addr, int64_t now, int64_t until,
+                                 const char *by, const char *reason) {
+  return blocktab_add(e->blocks, addr, now, until, by, reason);
+}
+
+int engine_unblock(struct engine *e, const char *addr) { return blocktab_del(e->blocks, addr); }
+
+struct blocktab *engine_blocks(const struct engine *e) { return e->blocks; }
+
+const struct block *engine_block_of(const struct engine *e, const char *addr, int64_t now) {
+  return blocktab_get(e->blocks, addr, now);
+}
 
 int engine_counts(struct engine *e, enum limit_per per, const char *key, int64_t now,
                   int64_t out[MET__N][WIN__N]) {

@@ -7,10 +7,12 @@
 #include <stdint.h>
 
 #include "core/conf.h"
+#include "engine/blocks.h"
 #include "engine/suspensions.h"
 
 struct profile;
 struct score;
+struct geo;
 
 /* What a source saw. Policy requests at RCPT propose one recipient; DATA
  * and END-OF-MESSAGE carry the accepted recipient count; other stages only
@@ -48,6 +50,15 @@ struct event {
   uint32_t rcpt_count;       /* EV_DATA, EV_EOM */
   struct txn *txn;           /* the message in progress; NULL for log events */
   const char *sender;        /* envelope sender, lowercased; NULL when unknown */
+  const struct geo *geo;     /* logins: where the client is (looked up by the source); NULL unknown */
+  const char *hosting;       /* logins: label of a hosting/anonymising network, or NULL */
+};
+
+/* What to answer Dovecot before (or right after) an authentication. */
+struct login_verdict {
+  int status;         /* 0 allow; > 0 delay that many seconds; < 0 refuse */
+  bool blocked_now;   /* this check blocked the client address: persist it */
+  char reason[160];   /* why, for the log and (refusals) the user */
 };
 
 #define VERDICT_HITS 8
@@ -64,6 +75,8 @@ struct verdict {
   uint64_t count;            /* its count */
   bool suspended_now;        /* this event suspended the account: persist first */
   bool was_suspended;        /* the account was already suspended */
+  bool client_blocked;       /* refused: the client address is blocked */
+  bool blocked_now;          /* this event's suspension blocked its client address: persist it */
   bool no_account;
   size_t nhits;
   struct hit hits[VERDICT_HITS]; /* every limit that triggered, shadow included */
@@ -83,12 +96,27 @@ void engine_set_conf(struct engine *e, const struct conf *conf);
 int engine_feed(struct engine *e, const struct event *ev, int64_t now, struct verdict *v)
     __attribute__((warn_unused_result));
 
+/* Dovecot asks whether a login may proceed (ev: account as typed and
+ * normalised, may be NULL; client). Pure: looks at the failure state of the
+ * address, its network and the account, blocks and suspensions. */
+void engine_login_check(struct engine *e, const struct event *ev, int64_t now,
+                        struct login_verdict *lv);
+
 /* Suspensions by a person or a limit; 0, or -1 out of memory. */
 int engine_suspend(struct engine *e, const char *account, int64_t now, const char *by,
                    const char *reason) __attribute__((warn_unused_result));
 /* 1 released, 0 was not suspended. */
 int engine_release(struct engine *e, const char *account);
 const struct susptab *engine_suspensions(const struct engine *e);
+
+/* Blocked client addresses. block: the entry, or NULL (not an address, no
+ * memory). unblock: 1 removed, 0 was not blocked. */
+const struct block *engine_block(struct engine *e, const char *addr, int64_t now, int64_t until,
+                                 const char *by, const char *reason);
+int engine_unblock(struct engine *e, const char *addr);
+struct blocktab *engine_blocks(const struct engine *e);
+/* The block of the address a suspension of account tripped, or NULL. */
+const struct block *engine_block_of(const struct engine *e, const char *addr, int64_t now);
 
 /* Counters of a key, rolled to now: out[metric][window], -1 where not kept.
  * Returns 1 if the key exists, 0 if not. */

@@ -185,3 +185,7 @@ int profile_decode(struct profile *p, const uint8_t *buf, size_t len) {
   if (!isfinite(p->vol_mean) || !isfinite(p->vol_var) || !isfinite(p->vol_peak)) return -1;
   return 0;
 }
+
+/* Stored profiles are this struct's bytes: a field added in the wrong
+ * place would change the size and make every stored profile unreadable. */
+_Static_assert(sizeof(struct profile) == 864, "struct profile layout changed (stored format)");

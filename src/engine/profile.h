@@ -52,6 +52,8 @@ struct profile {
   int64_t login_risk_until;
   char login_reason[64];
   uint16_t fails_recent;        /* failed logins since the last success (decayed by time) */
+  int16_t login_lat, login_lon; /* where the last login was, in 1/100 degree (GeoIP city) */
+  uint8_t login_has_loc;        /* (these three fill what was padding: the layout stays) */
   int64_t fails_at;
   win_ring recent[RC__N];
   uint8_t bloom[PROFILE_BLOOM_BYTES];

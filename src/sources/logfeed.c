@@ -16,6 +16,9 @@
  */
 #include "sources/logfeed.h"
 
+#include "core/geoip.h"
+#include "core/hostnets.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +31,21 @@ struct logfeed {
   struct engine *e;
   const struct conf *c;
   struct qlink *q;
+  const struct geoip *geo;    /* may be NULL */
+  const struct hostnets *hn;  /* may be NULL */
 };
+
+void logfeed_set_geo(struct logfeed *f, const struct geoip *geo, const struct hostnets *hn) {
+  f->geo = geo;
+  f->hn = hn;
+}
+
+/* Where a login came from (the lookup is the source's job: the engine stays pure). */
+static bool login_geo(struct logfeed *f, const char *client, struct geo *g, const char **hosting) {
+  bool found = f->geo && client[0] && geoip_lookup(f->geo, client, g) == 0;
+  if (f->hn) *hosting = hostnets_match(f->hn, client, found ? g->asn : 0);
+  return found;
+}
 
 struct logfeed *logfeed_new(struct engine *e, const struct conf *c) {
   struct logfeed *f = calloc(1, sizeof *f);
@@ -121,7 +138,7 @@ static int on_queued(struct logfeed *f, const struct logev *l, struct logfeed_re
   r->nrcpt = l->nrcpt;
   qlink_touch(f->q, q);
   if (!r->account) return 0;
-  struct event ev = {EV_LOG_QUEUED, r->account, domain_of(sender), q->client, NULL, l->nrcpt, NULL, sender};
+  struct event ev = {EV_LOG_QUEUED, r->account, domain_of(sender), q->client, NULL, l->nrcpt, NULL, sender, NULL, NULL};
   if (feed(f, r, &ev) < 0) return -1;
   if (r->stopped) q->flags |= QL_STOPPED;
   qlink_touch(f->q, q);
@@ -144,7 +161,7 @@ static int on_delivery(struct logfeed *f, const struct logev *l, struct logfeed_
   char rcpt[KEY_MAX + 1];
   copy_sv(rcpt, sizeof rcpt, l->rcpt);
   for (char *p = rcpt; *p; p++) *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
-  struct event ev = {EV_LOG_RCPT, q->account, NULL, q->client, domain_of(rcpt), 0, NULL, NULL};
+  struct event ev = {EV_LOG_RCPT, q->account, NULL, q->client, domain_of(rcpt), 0, NULL, NULL, NULL, NULL};
   return feed(f, r, &ev);
 }
 
@@ -168,7 +185,7 @@ static int on_arrival(struct logfeed *f, const struct logev *l, struct logfeed_r
   if (q) qlink_set(q, acct, client), q->flags |= QL_QUEUED, qlink_touch(f->q, q);
   uint32_t n = l->nrcpt ? l->nrcpt : (uint32_t)count_words(l->rcpts);
   r->nrcpt = n;
-  struct event ev = {EV_LOG_QUEUED, acct, domain_of(sender), client, NULL, n, NULL, sender};
+  struct event ev = {EV_LOG_QUEUED, acct, domain_of(sender), client, NULL, n, NULL, sender, NULL, NULL};
   if (feed(f, r, &ev) < 0) return -1;
   if (q && r->stopped) q->flags |= QL_STOPPED, qlink_touch(f->q, q);
   return 0;
@@ -205,8 +222,11 @@ int logfeed_feed(struct logfeed *f, const struct logev *l, logfeed_fn cb, void *
       copy_sv(client, sizeof client, l->ip);
       r.account = acct[0] ? acct : NULL;
       r.client = client;
+      struct geo g;
+      const char *hosting = NULL;
+      bool located = login_geo(f, client, &g, &hosting);
       struct event ev = {l->kind == LE_LOGIN_OK ? EV_LOGIN_OK : EV_LOGIN_FAIL, r.account, NULL,
-                         client, NULL, 0, NULL, NULL};
+                         client, NULL, 0, NULL, NULL, located ? &g : NULL, hosting};
       rc = feed(f, &r, &ev);
       break;
     }

@@ -29,6 +29,10 @@ struct logfeed;
 /* New feed over an engine and config (both borrowed). Caller frees with logfeed_free(). */
 struct logfeed *logfeed_new(struct engine *e, const struct conf *c);
 void logfeed_free(struct logfeed *f);
+/* GeoIP and hosting networks for login events (borrowed; NULL: none). */
+struct geoip;
+struct hostnets;
+void logfeed_set_geo(struct logfeed *f, const struct geoip *geo, const struct hostnets *hn);
 /* Switch config (reload). */
 void logfeed_set_conf(struct logfeed *f, const struct conf *c);
 /* Feed one parsed line; cb (may be NULL) is called once with the outcome.

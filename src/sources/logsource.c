@@ -66,6 +66,17 @@ static void on_result(void *arg, const struct logfeed_result *r) {
   struct decision_ctx dc = {r->account, r->client, sender, stage, "", r->nrcpt, r->lev->ts,
                             ls->d->decision_rl, (unsigned)ls->d->conf->decision_log_limit, daemon_now()};
   decision_log(&dc, &r->v, ls->d->conf->shadow);
+  char qid[32] = "";
+  (void)sv_copy(qid, sizeof qid, r->lev->qid);
+  struct event ev = {.kind = r->kind, .account = r->account, .client = r->client,
+                     .sender = sender[0] ? sender : NULL};
+  char dom[256] = "";
+  if (r->lev->rcpt.len) {
+    const char *at = memchr(r->lev->rcpt.p, '@', r->lev->rcpt.len);
+    if (at) (void)sv_copy_lower(dom, sizeof dom, (struct strview){at + 1, (size_t)(r->lev->rcpt.p + r->lev->rcpt.len - at - 1)});
+  }
+  ev.rcpt_domain = dom[0] ? dom : NULL;
+  daemon_after_verdict(ls->d, &ev, &r->v, qid[0] ? qid : NULL);
   if (r->v.suspended_now) daemon_persist_suspension(ls->d, r->account, NULL, NULL);
 }
 

@@ -194,13 +194,14 @@ static int handle(struct pconn *c, const struct policy_req *r) {
     n = reply_format(conf, &v, account, reply, sizeof reply);
   }
   count_decision(&d->stats, &v);
-  if (ev.kind == EV_EOM && c->txn.charged && r->queue_id.len && logsource_active(d->logs)) {
-    char qid[64];
-    if (sv_copy(qid, sizeof qid, r->queue_id) == 0) logfeed_mark_policy(logsource_feed(d->logs), qid, daemon_now());
-  }
+  char qid[64] = "";
+  if (r->queue_id.len && sv_copy(qid, sizeof qid, r->queue_id) < 0) qid[0] = 0;
+  if (ev.kind == EV_EOM && c->txn.charged && qid[0] && logsource_active(d->logs))
+    logfeed_mark_policy(logsource_feed(d->logs), qid, daemon_now());
   struct decision_ctx dc = {account, client, sender, stage, c->txn.instance, ev.rcpt_count, 0,
                             d->decision_rl, (unsigned)conf->decision_log_limit, daemon_now()};
   decision_log(&dc, &v, conf->shadow);
+  daemon_after_verdict(d, &ev, &v, qid[0] ? qid : NULL);
   if (v.suspended_now) {
     memcpy(c->pending, reply, n);
     c->pending_len = n;

@@ -62,6 +62,15 @@ int persist_suspension(struct engine *e, const char *account, struct store_batch
   return rc;
 }
 
+int persist_block(struct engine *e, const char *addr, int64_t now, struct store_batch *b) {
+  const struct block *bl = engine_block_of(e, addr, now);
+  char *json = bl ? block_to_json(bl) : NULL;
+  if (bl && !json) return -1;
+  int rc = store_batch_add(b, ST_BLOCKS, addr, strlen(addr), json, json ? strlen(json) : 0);
+  free(json);
+  return rc;
+}
+
 struct load_ctx {
   struct engine *e;
   int bad;
@@ -110,10 +119,27 @@ static int load_susp(void *arg, const char *key, size_t klen, const void *val, s
   return 0;
 }
 
+static int load_block(void *arg, const char *key, size_t klen, const void *val, size_t vlen) {
+  struct load_ctx *lx = arg;
+  char k[64];
+  if (klen == 0 || klen >= sizeof k) {
+    lx->bad++;
+    return 0;
+  }
+  memcpy(k, key, klen);
+  k[klen] = 0;
+  if (blocktab_add_json(engine_blocks(lx->e), k, val, vlen) < 0) {
+    log_warn("store_load", "what=bad_block addr=%s", k);
+    lx->bad++;
+  }
+  return 0;
+}
+
 int persist_load(struct engine *e, struct store *s) {
   struct load_ctx lx = {e, 0};
   if (store_scan(s, ST_COUNTERS, load_counter, &lx) < 0 ||
-      store_scan(s, ST_SUSPENSIONS, load_susp, &lx) < 0)
+      store_scan(s, ST_SUSPENSIONS, load_susp, &lx) < 0 ||
+      store_scan(s, ST_BLOCKS, load_block, &lx) < 0)
     return -1;
   return lx.bad;
 }

@@ -16,7 +16,10 @@ long persist_collect_some(struct engine *e, struct store_batch *b, size_t max)
 /* Append the current suspension state (put or delete) of account. 0 or -1. */
 int persist_suspension(struct engine *e, const char *account, struct store_batch *b)
     __attribute__((warn_unused_result));
-/* Load counters and suspensions from s. Returns how many entries were bad
+/* Append the current block state (put or delete) of an address (canonical text). 0 or -1. */
+int persist_block(struct engine *e, const char *addr, int64_t now, struct store_batch *b)
+    __attribute__((warn_unused_result));
+/* Load counters, suspensions and blocks from s. Returns how many entries were bad
  * and skipped, or -1 when the store cannot be read. */
 int persist_load(struct engine *e, struct store *s) __attribute__((warn_unused_result));
 /* After a failed write: mark the counter keys of ops dirty again. */

@@ -7,7 +7,7 @@
 
 #include "core/conf.h"
 
-enum store_table { ST_COUNTERS, ST_SUSPENSIONS, ST_META, ST__N };
+enum store_table { ST_COUNTERS, ST_SUSPENSIONS, ST_META, ST_BLOCKS, ST_INCIDENTS, ST__N };
 
 /* One write of a batch; key and value bytes live in the batch's arena. */
 struct store_op {

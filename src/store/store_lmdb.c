@@ -15,7 +15,7 @@
 
 #include "store/store.h"
 
-static const char *const db_names[ST__N] = {"counters", "suspensions", "meta"};
+static const char *const db_names[ST__N] = {"counters", "suspensions", "meta", "blocks", "incidents"};
 
 struct lmdb_store {
   MDB_env *env;

@@ -12,9 +12,18 @@
 #   bed.sh status DIR                    processes and listeners of the instance
 #   bed.sh logs DIR [N]                  last N lines of maillog and dovecot.log
 #   bed.sh queue DIR                     Postfix queue as JSON lines (postqueue -j)
+#   bed.sh sink-stop DIR                 stop only the smtp-sink: mail to other domains defers
+#                                        ("Connection refused") and piles up in the deferred queue
+#   bed.sh sink-start DIR                start the smtp-sink again; Postfix retries on its own only
+#                                        after minutes: `postqueue -c DIR/postfix-etc -f` (all) or
+#                                        `postqueue -c DIR/postfix-etc -i ID` (one) makes it try at once
+#   bed.sh kick DIR USER                 close USER's IMAP sessions: runs exactly
+#                                        `doveadm -c DIR/dovecot.conf kick USER` (needs root)
 #   bed.sh send USER PASS N [opts]       N authenticated messages (send.py --help); --json
 #   bed.sh login USER PASS [opts]        good IMAP login(s)        (imap.py --help)
 #   bed.sh badlogin USER [opts]          failing IMAP login(s)
+#   bed.sh hold USER PASS [opts]         log in and wait for the server to close the session
+#                                        (--seconds N, --ready; prints JSON; imap.py --help)
 #
 # Environment read by `up` (defaults in brackets):
 #   POLICY                 check_policy_service target, e.g. inet:127.0.0.1:10040 or
@@ -40,6 +49,14 @@
 #   PEERNAME_LOOKUP        [no] Postfix smtpd_peername_lookup; "no" = client_name=unknown,
 #                          and no PTR query ever leaves for the system resolver
 #   BED_VMAIL_USER         [mfbed] system user that owns the Maildirs (created on demand)
+#   DENY_FILE              [unset] absolute path of a Dovecot passwd-file of users whose logins
+#                          are refused (what mailfuse's denyfile writes); adds, before the normal
+#                          passdb:  passdb { driver = passwd-file; deny = yes;
+#                                            args = username_format=%n DENY_FILE }
+#                          %n is the login without "@domain", so a line "alice" refuses both
+#                          "alice" and "alice@example.edu" (the normal passdb also looks up %n).
+#                          Created empty (0644) if missing; must be readable by user dovecot.
+#                          Dovecot re-reads it when its mtime or size changes (no reload).
 #
 # send/login/badlogin take their ports from SUBMISSION_PORT/SMTP_PORT/IMAP_PORT, or from
 # DIR/bed.env when BED_DIR=DIR is set.
@@ -58,6 +75,7 @@ PY=/usr/bin/python3
 : "${POLICY:=}" "${POLICY_STAGES:=rcpt eod}" "${POLICY_TIMEOUT:=}" "${POLICY_DEFAULT_ACTION:=}"
 : "${AUTHPOLICY:=}" "${AUTHPOLICY_NONCE:=bed-nonce}" "${AUTHPOLICY_HEADER:=}"
 : "${AUTHPOLICY_REJECT_ON_FAIL:=no}" "${AUTHPOLICY_ATTRS:=}" "${DOVECOT_DEBUG:=0}" "${PEERNAME_LOOKUP:=no}"
+: "${DENY_FILE:=}"
 TRUSTED_NETWORKS=${TRUSTED_NETWORKS-127.0.0.0/8}
 VMAIL_USER=${BED_VMAIL_USER:-mfbed}
 DOMAIN=example.edu
@@ -69,7 +87,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (Postfix's master and 
 # ---------------------------------------------------------------- install
 # everything `up` and the clients need; install is skipped when all of it is there
 REQUIRED_FILES=(/usr/sbin/postfix /usr/sbin/postqueue /usr/sbin/smtp-sink /usr/lib/postfix/sbin/smtpd
-                /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp
+                /usr/sbin/postsuper /usr/sbin/dovecot /usr/bin/doveadm /usr/lib/dovecot/imap /usr/lib/dovecot/lmtp
                 /usr/bin/ss /usr/bin/setpriv /usr/bin/script)
 installed() {
   local f
@@ -165,6 +183,16 @@ check_traversable() {  # every ancestor of DIR must be searchable by the daemon 
   done
 }
 
+prepare_deny_file() {  # create it empty if missing; Dovecot's auth process (user dovecot) must read it
+  local f=$1
+  if [ ! -e "$f" ]; then
+    mkdir -p -- "$(dirname -- "$f")" && : > "$f" && chmod 0644 "$f" || die "cannot create DENY_FILE $f"
+  fi
+  [ -f "$f" ] || die "DENY_FILE $f is not a regular file"
+  setpriv --reuid dovecot --regid "$(id -g dovecot)" --clear-groups test -r "$f" 2>/dev/null ||
+    die "DENY_FILE $f is not readable by user 'dovecot' (Dovecot's auth process): chmod o+r it and o+x its directories"
+}
+
 gen_users() {  # -> "user pass" lines
   local up
   for up in $USERS; do echo "${up%%:*} ${up#*:}"; done
@@ -192,6 +220,8 @@ cmd_up() {
   case "$AUTHPOLICY" in ""|http://127.*|http://localhost[:/]*) ;;
     *) die "AUTHPOLICY must be a loopback http URL, e.g. http://127.0.0.1:10080/ (got '$AUTHPOLICY')";; esac
   case "$INTERNAL" in lmtp|discard) ;; *) die "INTERNAL must be lmtp or discard";; esac
+  case "$DENY_FILE" in ""|/*) ;; *) die "DENY_FILE must be an absolute path (got '$DENY_FILE')";; esac
+  [[ "$DENY_FILE" =~ [[:space:]] ]] && die "DENY_FILE must not contain whitespace (it goes into a Dovecot args line)"
   local st; for st in $POLICY_STAGES; do
     case "$st" in client|helo|sender|rcpt|data|eod) ;; *) die "unknown POLICY_STAGES entry '$st' (client helo sender rcpt data eod)";; esac
   done
@@ -211,6 +241,12 @@ cmd_up() {
   ensure_vmail_user
   check_traversable "$dir"
   local vuid vgid; vuid=$(id -u "$VMAIL_USER"); vgid=$(id -g "$VMAIL_USER")
+  local deny_passdb=""
+  if [ -n "$DENY_FILE" ]; then
+    prepare_deny_file "$DENY_FILE"
+    # first passdb: a user found here is refused, whatever the password (deny = yes)
+    deny_passdb=$(printf 'passdb {\n  driver = passwd-file\n  deny = yes\n  args = username_format=%%n %s\n}' "$DENY_FILE")
+  fi
 
   mkdir -p "$dir/postfix-etc" "$dir/postfix-spool" "$dir/postfix-data" "$dir/mail" "$dir/dovecot-state" "$dir/sink"
   chown root:root "$dir/postfix-etc" "$dir/postfix-spool"; chmod 0755 "$dir/postfix-etc" "$dir/postfix-spool"
@@ -362,6 +398,7 @@ default_internal_user = dovecot
 first_valid_uid = $vuid
 first_valid_gid = $vgid
 mail_location = maildir:~/Maildir
+$deny_passdb
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%n $users_file
@@ -419,15 +456,13 @@ POLICY='$POLICY'
 POLICY_STAGES='$POLICY_STAGES'
 AUTHPOLICY='$AUTHPOLICY'
 INTERNAL=$INTERNAL
+DENY_FILE='$DENY_FILE'
+SINK_DUMP=$SINK_DUMP
 EOF
 
   # ---------------- start: sink, Dovecot, Postfix
-  local dump=()
-  [ "$SINK_DUMP" = 1 ] && dump=(-D "$dir/sink/%Y%m%d.dump")
-  setsid /usr/sbin/smtp-sink -u nobody -h sink.invalid "${dump[@]}" "127.0.0.1:$SINK_PORT" 256 \
-      < /dev/null >> "$dir/sink.log" 2>&1 &
-  echo $! > "$dir/sink.pid"
-  wait_port 127.0.0.1 "$SINK_PORT" 5 || { tail "$dir/sink.log" >&2; cmd_down "$dir"; die "smtp-sink did not listen on 127.0.0.1:$SINK_PORT"; }
+  start_sink "$dir" "$SINK_PORT" "$SINK_DUMP" ||
+    { tail "$dir/sink.log" >&2; cmd_down "$dir"; die "smtp-sink did not listen on 127.0.0.1:$SINK_PORT"; }
 
   # no daemon may keep the caller's stdout/stderr open, or `bed.sh up | tail` and
   # $(bed.sh up) never finish (Dovecot's master and log processes keep stderr)
@@ -453,6 +488,61 @@ EOF
   info "up: submission 127.0.0.1:$SUBMISSION_PORT (AUTH via Dovecot)  inbound smtp 127.0.0.1:$SMTP_PORT  imap 127.0.0.1:$IMAP_PORT  sink 127.0.0.1:$SINK_PORT"
   info "policy: ${POLICY:-none} (stages: $POLICY_STAGES${POLICY_TIMEOUT:+, timeout $POLICY_TIMEOUT}${POLICY_DEFAULT_ACTION:+, default_action $POLICY_DEFAULT_ACTION})  auth policy: ${AUTHPOLICY:-none}  internal delivery: $INTERNAL"
   info "logs: $dir/maillog  $dir/dovecot.log   users: $dir/users.txt"
+}
+
+start_sink() {  # DIR PORT DUMP(0|1): smtp-sink in the background, pid in DIR/sink.pid
+  local dir=$1 port=$2 dump=()
+  [ "$3" = 1 ] && dump=(-D "$dir/sink/%Y%m%d.dump")
+  setsid /usr/sbin/smtp-sink -u nobody -h sink.invalid "${dump[@]}" "127.0.0.1:$port" 256 \
+      < /dev/null >> "$dir/sink.log" 2>&1 &
+  echo $! > "$dir/sink.pid"
+  wait_port 127.0.0.1 "$port" 5
+}
+
+# ---------------------------------------------------------------- sink-stop / sink-start
+# Stopping the sink makes Postfix defer mail to every domain but example.edu
+# ("connect to 127.0.0.1[127.0.0.1]:PORT: Connection refused"), so a backlog
+# builds in the deferred queue; after sink-start, `postqueue -c DIR/postfix-etc -f`
+# (or -i ID) makes Postfix retry at once instead of after minutes of backoff.
+bed_env_get() {  # DIR NAME: a plain value (digits/letters) from DIR/bed.env
+  grep -E "^$2=[0-9A-Za-z]*$" "$1/bed.env" 2>/dev/null | tail -1 | cut -d= -f2
+}
+
+cmd_sink_stop() {
+  need_root
+  local dir; dir=$(abs_dir "${1:-}")
+  [ -r "$dir/bed.env" ] || die "no bed in $dir (no bed.env)"
+  local spid port; spid=$(pid_of "$dir/sink.pid"); port=$(bed_env_get "$dir" SINK_PORT)
+  if alive "$spid" && grep -q smtp-sink "/proc/$spid/cmdline" 2>/dev/null; then
+    kill -TERM "$spid" 2>/dev/null || true
+    wait_gone "$spid" 5 || die "smtp-sink (pid $spid) did not stop"
+  else
+    info "smtp-sink was not running"
+  fi
+  rm -f "$dir/sink.pid"
+  local i
+  for ((i = 0; i < 50; i++)); do [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && break; sleep 0.1; done
+  info "sink stopped: mail to other domains now defers (127.0.0.1:$port refuses)"
+}
+
+cmd_sink_start() {
+  need_root
+  local dir; dir=$(abs_dir "${1:-}")
+  [ -r "$dir/bed.env" ] || die "no bed in $dir (no bed.env)"
+  local port dump; port=$(bed_env_get "$dir" SINK_PORT); dump=$(bed_env_get "$dir" SINK_DUMP)
+  [ -n "$port" ] || die "no SINK_PORT in $dir/bed.env"
+  if alive "$(pid_of "$dir/sink.pid")"; then info "smtp-sink already running"; return 0; fi
+  [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] || die "TCP port $port is taken by another process"
+  start_sink "$dir" "$port" "${dump:-0}" || { tail "$dir/sink.log" >&2; die "smtp-sink did not listen on 127.0.0.1:$port"; }
+  info "sink started on 127.0.0.1:$port; retry the backlog now with: postqueue -c $dir/postfix-etc -f"
+}
+
+cmd_kick() {  # the exact command the README documents
+  need_root
+  local dir; dir=$(abs_dir "${1:-}")
+  [ -n "${2:-}" ] || die "usage: bed.sh kick DIR USER"
+  [ -r "$dir/dovecot.conf" ] || die "no bed in $dir (no dovecot.conf)"
+  exec /usr/bin/doveadm -c "$dir/dovecot.conf" kick "$2"
 }
 
 # every TCP/UDP listener owned by one of our processes must be on 127.0.0.1, and
@@ -554,9 +644,13 @@ case "$sub" in
   status)   cmd_status "$@" ;;
   logs)     cmd_logs "$@" ;;
   queue)    cmd_queue "$@" ;;
+  sink-stop)  cmd_sink_stop "$@" ;;
+  sink-start) cmd_sink_start "$@" ;;
+  kick)     cmd_kick "$@" ;;
   send)     load_env; exec "$PY" "$HERE/send.py" "$@" ;;
   login)    load_env; exec "$PY" "$HERE/imap.py" login "$@" ;;
   badlogin) load_env; exec "$PY" "$HERE/imap.py" badlogin "$@" ;;
+  hold)     load_env; exec "$PY" "$HERE/imap.py" hold "$@" ;;
   -h|--help|help|"") usage ;;
   *) usage >&2; exit 2 ;;
 esac

@@ -37,7 +37,7 @@ static enum action send_msg(struct fx *f, const char *acct, const char *const *r
   uint32_t accepted = 0;
   for (int i = 0; i < n; i++) {
     const char *at = strrchr(rcpts[i], '@');
-    struct event ev = {EV_RCPT, acct, "example.edu", "192.0.2.1", at + 1, 0, &t, NULL};
+    struct event ev = {EV_RCPT, acct, "example.edu", "192.0.2.1", at + 1, 0, &t, NULL, NULL, NULL};
     assert_int_equal(engine_feed(f->e, &ev, now, &v), 0);
     if (v.action > worst) worst = v.action;
     if (v.action == ACT_THROTTLE || v.action >= ACT_SUSPEND) {
@@ -46,7 +46,7 @@ static enum action send_msg(struct fx *f, const char *acct, const char *const *r
     }
     accepted++;
   }
-  struct event eom = {EV_EOM, acct, "example.edu", "192.0.2.1", NULL, accepted, &t, NULL};
+  struct event eom = {EV_EOM, acct, "example.edu", "192.0.2.1", NULL, accepted, &t, NULL, NULL, NULL};
   assert_int_equal(engine_feed(f->e, &eom, now, &v), 0);
   if (v.action > worst) worst = v.action;
   if (last) *last = v;
@@ -224,8 +224,8 @@ static void test_charged_once_and_eom_only(void **state) {
                         "window = \"day\"; max = 100; action = \"alert\"; } );\n");
   struct txn t = {0};
   struct verdict v;
-  struct event data = {EV_DATA, "alice", NULL, NULL, NULL, 7, &t, NULL};
-  struct event eom = {EV_EOM, "alice", NULL, NULL, NULL, 7, &t, NULL};
+  struct event data = {EV_DATA, "alice", NULL, NULL, NULL, 7, &t, NULL, NULL, NULL};
+  struct event eom = {EV_EOM, "alice", NULL, NULL, NULL, 7, &t, NULL, NULL, NULL};
   assert_int_equal(engine_feed(f->e, &data, T0, &v), 0);
   assert_int_equal(engine_feed(f->e, &eom, T0, &v), 0);
   assert_int_equal(engine_feed(f->e, &eom, T0, &v), 0); /* a repeat of the same instance */
@@ -249,7 +249,7 @@ static void test_no_account(void **state) {
   struct fx *f = fx_new("");
   struct txn t = {0};
   struct verdict v;
-  struct event ev = {EV_RCPT, NULL, "example.org", "203.0.113.1", "example.edu", 0, &t, NULL};
+  struct event ev = {EV_RCPT, NULL, "example.org", "203.0.113.1", "example.edu", 0, &t, NULL, NULL, NULL};
   assert_int_equal(engine_feed(f->e, &ev, T0, &v), 0);
   assert_true(v.no_account);
   assert_int_equal(v.action, ACT_DUNNO);

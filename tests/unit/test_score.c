@@ -24,13 +24,13 @@ static enum action send1(struct engine *e, const char *acct, int64_t t, const ch
   struct verdict v;
   enum action worst = ACT_DUNNO;
   for (int i = 0; i < n; i++) {
-    struct event ev = {EV_RCPT, acct, "example.edu", client, strchr(rcpts[i], '@') + 1, 0, &tx, acct};
+    struct event ev = {EV_RCPT, acct, "example.edu", client, strchr(rcpts[i], '@') + 1, 0, &tx, acct, NULL, NULL};
     assert_int_equal(engine_feed(e, &ev, t, &v), 0);
     if (v.action > worst) worst = v.action;
     if (out) *out = v;
     if (v.action == ACT_THROTTLE || v.action >= ACT_SUSPEND) return worst;
   }
-  struct event eom = {EV_EOM, acct, "example.edu", client, NULL, (uint32_t)n, &tx, acct};
+  struct event eom = {EV_EOM, acct, "example.edu", client, NULL, (uint32_t)n, &tx, acct, NULL, NULL};
   assert_int_equal(engine_feed(e, &eom, t, &v), 0);
   if (v.action > worst) worst = v.action;
   if (out && v.action >= worst) *out = v;
@@ -116,12 +116,13 @@ static void test_learning_stops_while_flagged(void **state) {
 
 static void login(struct engine *e, enum ev_kind k, const char *acct, const char *ip, int64_t t) {
   struct verdict v;
-  struct event ev = {k, acct, NULL, ip, NULL, 0, NULL, NULL};
+  struct event ev = {k, acct, NULL, ip, NULL, 0, NULL, NULL, NULL, NULL};
   assert_int_equal(engine_feed(e, &ev, t, &v), 0);
 }
 
 static void test_spraying_then_success_throttles_first_mail(void **state) {
   struct conf *c = score_conf();
+  c->block_time = 0; /* the score alone: the sprayer's address is not blocked */
   struct engine *e = engine_new(c);
   normal_history(e, "carol@example.edu");
   int64_t t = T0 + 21 * DAY + 2 * 3600;
@@ -136,6 +137,63 @@ static void test_spraying_then_success_throttles_first_mail(void **state) {
   enum action act = send1(e, "carol@example.edu", t + 120, "198.51.100.66", r, 1, &v);
   assert_true(act >= ACT_THROTTLE);
   assert_non_null(strstr(v.reasons, "login_risk"));
+  engine_free(e);
+  conf_free(c);
+}
+
+/* With blocks on (the default), the sprayer's address is blocked at its
+ * tenth account: its logins are refused before the password is checked,
+ * and its mail is refused even under a stolen login. */
+static void test_sprayer_is_blocked(void **state) {
+  struct conf *c = score_conf();
+  struct engine *e = engine_new(c);
+  normal_history(e, "carol@example.edu");
+  int64_t t = T0 + 21 * DAY + 2 * 3600;
+  char a[64];
+  struct verdict v;
+  bool blocked = false;
+  for (int i = 0; i < 12; i++) {
+    snprintf(a, sizeof a, "user%d@example.edu", i);
+    struct event ev = {EV_LOGIN_FAIL, a, NULL, "198.51.100.66", NULL, 0, NULL, NULL, NULL, NULL};
+    assert_int_equal(engine_feed(e, &ev, t + i, &v), 0);
+    if (v.blocked_now) {
+      assert_int_equal(i + 1, (int)c->login_spray_accounts);
+      blocked = true;
+    }
+  }
+  assert_true(blocked);
+  struct login_verdict lv;
+  struct event chk = {EV_LOGIN_OK, "carol@example.edu", NULL, "198.51.100.66", NULL, 0, NULL, NULL, NULL, NULL};
+  engine_login_check(e, &chk, t + 30, &lv);
+  assert_true(lv.status < 0);
+  assert_non_null(strstr(lv.reason, "blocked"));
+  const char *r[1] = {"someone@partner.org"};
+  assert_int_equal(send1(e, "carol@example.edu", t + 120, "198.51.100.66", r, 1, &v), ACT_REJECT);
+  assert_true(v.client_blocked);
+  /* the owner, from home, is untouched */
+  engine_login_check(e, &(struct event){EV_LOGIN_OK, "carol@example.edu", NULL, "192.0.2.44", NULL, 0, NULL, NULL, NULL, NULL}, t + 30, &lv);
+  assert_int_equal(lv.status, 0);
+  engine_free(e);
+  conf_free(c);
+}
+
+/* One address guessing: allowed, then delayed, then refused. */
+static void test_brute_force_delay_then_reject(void **state) {
+  struct conf *c = score_conf();
+  struct engine *e = engine_new(c);
+  int64_t t = T0;
+  struct verdict v;
+  struct login_verdict lv;
+  struct event ev = {EV_LOGIN_FAIL, "dave@example.edu", NULL, "203.0.113.50", NULL, 0, NULL, NULL, NULL, NULL};
+  int first_delay = -1, first_reject = -1;
+  for (int i = 0; i < 30; i++) {
+    engine_login_check(e, &ev, t + i, &lv);
+    if (lv.status > 0 && first_delay < 0) first_delay = i;
+    if (lv.status < 0 && first_reject < 0) first_reject = i;
+    assert_int_equal(engine_feed(e, &ev, t + i, &v), 0);
+  }
+  assert_int_equal(first_delay, (int)c->login_delay_failures);
+  assert_int_equal(first_reject, (int)c->login_reject_failures);
   engine_free(e);
   conf_free(c);
 }
@@ -184,6 +242,8 @@ int main(void) {
       cmocka_unit_test(test_origin_gate),
       cmocka_unit_test(test_learning_stops_while_flagged),
       cmocka_unit_test(test_spraying_then_success_throttles_first_mail),
+    cmocka_unit_test(test_sprayer_is_blocked),
+    cmocka_unit_test(test_brute_force_delay_then_reject),
       cmocka_unit_test(test_dormant_account_wakes),
       cmocka_unit_test(test_domain_classes),
       cmocka_unit_test(test_profile_is_compact),

@@ -36,8 +36,8 @@ static int teardown(void **state) {
 static void send(struct engine *e, const char *acct, int64_t now) {
   struct txn t = {0};
   struct verdict v;
-  struct event r = {EV_RCPT, acct, "example.edu", "192.0.2.7", "example.net", 0, &t, NULL};
-  struct event m = {EV_EOM, acct, "example.edu", "192.0.2.7", NULL, 1, &t, NULL};
+  struct event r = {EV_RCPT, acct, "example.edu", "192.0.2.7", "example.net", 0, &t, NULL, NULL, NULL};
+  struct event m = {EV_EOM, acct, "example.edu", "192.0.2.7", NULL, 1, &t, NULL, NULL, NULL};
   assert_int_equal(engine_feed(e, &r, now, &v), 0);
   assert_int_equal(engine_feed(e, &m, now, &v), 0);
 }
