@@ -149,7 +149,7 @@ static int parse_text(struct hostnets *h, const char *text, size_t len, const st
     size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
     char why[256];
     if (l > HOSTNETS_LINE_MAX) {
-      snprintf(err, errlen, "%s:%u: line longer than %u bytes", src->name, lineno, HOSTNETS_LINE_MAX);
+      snprintf(err, errlen, "%s:%u: line longer than %d bytes", src->name, lineno, HOSTNETS_LINE_MAX);
       return -1;
     }
     if (parse_line(h, p, l, src, why, sizeof why) < 0) {
@@ -286,6 +286,7 @@ static const char *match_addr(const struct hostnets *h, const struct netaddr *a)
 
 const char *hostnets_match(const struct hostnets *h, const char *addr, uint32_t asn) {
   struct netaddr a;
+  if (!h) return NULL;
   if (h->ncidr && addr && *addr && netaddr_parse(addr, strlen(addr), &a) == 0) {
     const char *label = match_addr(h, &a);
     if (label) return label;

@@ -20,8 +20,8 @@ struct hostnets;
 struct hostnets *hostnets_new(const char *extra_file, char *err, size_t errlen);
 /* A label like "AS16509 (hosting)" or "198.51.100.0/24 (site list)" when addr
  * (text; NULL or "" = none) or asn (0 = none) is listed, else NULL. A CIDR
- * match (the longest prefix) wins over an ASN match. Borrowed until
- * hostnets_free(). O(log n) per distinct prefix length. */
+ * match (the longest prefix) wins over an ASN match; h NULL matches nothing.
+ * Borrowed until hostnets_free(). O(log n) per distinct prefix length. */
 const char *hostnets_match(const struct hostnets *h, const char *addr, uint32_t asn);
 void hostnets_free(struct hostnets *h);
 /* Number of ASNs and of CIDRs listed (for the start-up log line). */

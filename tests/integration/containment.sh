@@ -368,3 +368,143 @@ else
   tap_skip "ctl status: containment.deny_file.error is set" "$CHATTR_WHY"
 fi
 tap_check "ctl status: containment.retrying > 0" [ "$(status_get 'c["retrying"] > 0')" = true ] || diag "$(status_get c)"
+fx_err_is() {  # ID FX STATE WORD: the effect's state, and WORD in its error
+  local v; v=$(incident_get "$1" "(d['effects'].get('$2', {}).get('state'), d['effects'].get('$2', {}).get('error', ''))" 2>/dev/null)
+  [ "$(json_get "$v" 'd[0]' 2>/dev/null)" = "$3" ] && grep -q -- "$4" <<<"$(json_get "$v" 'd[1]' 2>/dev/null)"
+}
+tap_check "incident $CID: queue_hold \"retrying\" with postsuper-wrap's error" wait_until 10 fx_err_is "$CID" queue_hold retrying 'failing on purpose' ||
+  diag "$(incident_get "$CID" 'd["effects"]')"
+tap_check "incident $CID: webhook \"retrying\" with error HTTP 503" wait_until 10 fx_err_is "$CID" webhook retrying 503 ||
+  diag "$(incident_get "$CID" 'd["effects"]')"
+if [ "$CHATTR_OK" = 1 ]; then
+  tap_check "incident $CID: deny_file \"retrying\" with an error" wait_until 10 fx_err_is "$CID" deny_file retrying . ||
+    diag "$(incident_get "$CID" 'd["effects"]')"
+  tap_check "deny file does not list carol yet (its directory is immutable)" bash -c '! grep -qx carol "$1"' _ "$DENY" || diag_file "$DENY"
+else
+  tap_skip "incident $CID: deny_file \"retrying\" with an error" "$CHATTR_WHY"
+  tap_skip "deny file does not list carol yet (its directory is immutable)" "$CHATTR_WHY"
+fi
+diag "carol's effects while failing: $(incident_get "$CID" '{k: (v["state"], v["attempts"], v["error"]) for k, v in d["effects"].items()}' 2>/dev/null)"
+tap_check "mailfuse log: effect_failed lines for queue_hold and webhook" \
+  bash -c 'grep -q "effect_failed what=queue_hold .*account=carol@example.edu" "$1" && grep -q "effect_failed what=webhook .*account=carol@example.edu" "$1"' _ "$LOG" ||
+  diag "$(grep effect_failed "$LOG" | tail -5)"
+tap_check "carol's messages are not on hold yet (still deferred)" ids_in deferred "${C_IDS[@]}" || diag "queue: $(queue_lines)"
+tap_check "webhook receiver: no event for carol accepted yet" [ "$(hook_count incident carol@example.edu)" = 0 ] || diag_file "$HOOKS"
+tap_check "carol: still suspended while effects fail (ctl show)" [ "$(json_get "$(ctl_json show carol)" 'd["state"]' 2>/dev/null)" = suspended ] ||
+  diag "$(ctl_json show carol)"
+
+# from here until the effects have recovered, a watcher samples carol's state (bounded)
+( for ((i = 0; i < 400; i++)); do
+    [ -e "$T/watch.stop" ] && break
+    s=$(timeout 5 "$MAILFUSE" ctl -c "$CONF" --json show carol 2>/dev/null | "$TEST_PY" -c 'import json,sys; print(json.load(sys.stdin).get("state"))' 2>/dev/null)
+    echo "${s:-?}"
+    sleep 0.1
+  done > "$T/watch.out" ) &
+WATCHPID=$!
+
+rm -f "$T/postsuper.fail" "$T/webhook.fail"
+[ "$CHATTR_OK" = 1 ] && chattr -i "$DENYDIR"
+TR=$(date +%s%N)
+hold_recovered() { fx_is "$CID" queue_hold ok && ids_in hold "${C_IDS[@]}"; }
+tap_check "failures removed: queue_hold becomes ok, carol's $BACKLOG_C messages on hold" wait_until 40 hold_recovered ||
+  { diag "$(incident_get "$CID" 'd["effects"]')"; diag "queue: $(queue_lines)"; }
+diag "queue_hold recovered after $(( ($(date +%s%N) - TR) / 1000000 )) ms"
+tap_check "failures removed: the deny file lists carol" wait_until 40 deny_lists carol || diag_file "$DENY"
+diag "deny file recovered after $(( ($(date +%s%N) - TR) / 1000000 )) ms"
+tap_check "failures removed: the webhook receiver got carol's \"incident\" event" wait_until 40 hook_seen incident carol@example.edu ||
+  { diag_file "$HOOKS"; diag "$(incident_get "$CID" 'd["effects"]')"; }
+diag "webhook recovered after $(( ($(date +%s%N) - TR) / 1000000 )) ms"
+fx_all_ok() { fx_is "$CID" queue_hold ok && fx_is "$CID" webhook ok && fx_is "$CID" deny_file ok; }
+tap_check "incident $CID: queue_hold, deny_file, webhook ok, held $BACKLOG_C" \
+  bash -c '"$@"' _ wait_until 10 fx_all_ok 2>/dev/null || wait_until 10 fx_all_ok
+[ "$(incident_get "$CID" 'd["held"]' 2>/dev/null)" = "$BACKLOG_C" ] || diag "carol held: $(incident_get "$CID" 'd["held"]')"
+sleep 1.1   # Dovecot re-reads the deny file
+tap_check "carol: IMAP login refused" imap_refused carol carolpw || diag_file "$T/imap.out"
+out=$(send_json carol carolpw 1 --to-external --ext-domain example.org)
+tap_check "carol: submission still refused after the recovery" refused_suspended "$out" || diag "$(all_replies "$out")"
+touch "$T/watch.stop"
+wait_until 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$WATCHPID"; wait "$WATCHPID" 2>/dev/null
+nsamp=$(grep -c . "$T/watch.out"); nsusp=$(grep -cx suspended "$T/watch.out")
+tap_check "carol stayed suspended throughout ($nsusp of $nsamp samples of ctl show)" [ "$nsamp" -gt 0 ] && [ "$nsusp" = "$nsamp" ] ||
+  diag "$(sort "$T/watch.out" | uniq -c)"
+tap_check "ctl list: carol suspended (reason failure drill)" \
+  [ "$(json_get "$(ctl_json list)" '[s["reason"] for s in d["suspended"] if s["account"] == "carol@example.edu"]' 2>/dev/null)" = '["failure drill"]' ] ||
+  diag "$(ctl_json list)"
+
+# ---------------------------------------------------------------- 5. sink back; release
+if timeout 30 "$BED" sink-start "$T/bed" >> "$T/sink.log" 2>&1 && postqueue -c "$PFETC" -f 2>> "$T/sink.log"; then
+  tap_ok "bed.sh sink-start; postqueue -f"
+else diag_file "$T/sink.log"; tap_fail "bed.sh sink-start; postqueue -f"; fi
+tap_check "bob's deferred message reaches the sink after the flush" wait_until 30 all_sent "${B_IDS[@]}" ||
+  diag "$(grep -F "${B_IDS[0]:-NOQID}" "$MAILLOG" | tail -3)"
+tap_check "the held messages of alice and carol did not reach the sink" none_sent "${A_IDS[@]}" "${C_IDS[@]}" ||
+  diag "sent: $(sent_ids "${A_IDS[@]}" "${C_IDS[@]}")"
+tap_check "... and are still on hold" ids_in hold "${A_IDS[@]}" "${C_IDS[@]}" || diag "queue: $(queue_lines)"
+
+out=$(ctl_json release alice --release-held)
+tap_check "ctl release alice --release-held" [ "$(json_get "$out" '(d["ok"], d["state"])' 2>/dev/null)" = '[true, "active"]' ] ||
+  diag "got: $out"
+diag "release: $out"
+tap_check "alice's $BACKLOG_A held messages reach the sink (postsuper -H + postqueue -i by mailfuse, no flush)" \
+  wait_until 30 all_sent "${A_IDS[@]}" || { diag "sent: $(sent_ids "${A_IDS[@]}")"; diag "queue: $(queue_lines)"; }
+tap_check "no message of alice left on hold" [ "$(held_of alice@example.edu)" = 0 ] || diag "queue: $(queue_lines)"
+tap_check "carol's messages stay on hold" ids_in hold "${C_IDS[@]}" || diag "queue: $(queue_lines)"
+tap_check "incident $AID: closed, release_held ok, released_held $BACKLOG_A" \
+  wait_until 10 bash -c '[ "$1" = "$2" ]' _ "[true, \"ok\", $BACKLOG_A]" "$(incident_get "$AID" '(d["closed"] != "", d["effects"].get("release_held", {}).get("state"), d["released_held"])' 2>/dev/null)" ||
+  [ "$(incident_get "$AID" '(d["closed"] != "", d["effects"].get("release_held", {}).get("state"), d["released_held"])' 2>/dev/null)" = "[true, \"ok\", $BACKLOG_A]" ] ||
+  diag "$(ctl_json incident "$AID")"
+out=$(send_json alice alicepw 1 --to-internal)
+tap_check "alice released: she submits again (accepted)" [ "$(accepted_of "$out")" = 1 ] || diag "$(all_replies "$out")"
+tap_check "deny file: alice gone, carol still there" wait_until 15 bash -c '! grep -qx alice "$1" && grep -qx carol "$1"' _ "$DENY" ||
+  diag_file "$DENY"
+sleep 1.1
+tap_check "alice released: IMAP login works again" imap_login alice alicepw || diag_file "$T/imap.out"
+tap_check "webhook: a \"released\" event for alice@example.edu" wait_until 15 hook_seen released alice@example.edu || diag_file "$HOOKS"
+tap_check "ctl incidents --open: alice's incident is no longer open, carol's is" \
+  [ "$(json_get "$(ctl_json incidents --open)" 'sorted(i["account"] for i in d["incidents"])' 2>/dev/null)" = '["carol@example.edu"]' ] ||
+  diag "$(ctl_json incidents)"
+
+# ---------------------------------------------------------------- 6. blocks (nftables)
+out=$(ctl_json block 127.0.0.1 --for 60)
+tap_check "ctl block 127.0.0.1 is refused (loopback is never blocked)" [ "$(json_get "$out" 'd["ok"]' 2>/dev/null)" = false ] ||
+  diag "got: $out"
+diag "block 127.0.0.1: $out"
+if [ -n "$NFT_SET_CONF" ]; then
+  in_set() { nft list set inet "$NFT_TABLE" b4 2>/dev/null | grep -q "$BLOCK_IP"; }
+  in_set_timeout() { nft list set inet "$NFT_TABLE" b4 2>/dev/null | grep -Eq "$BLOCK_IP timeout [0-9]"; }
+  out=$(ctl_json block "$BLOCK_IP" --for 60)
+  tap_check "ctl block $BLOCK_IP --for 60" [ "$(json_get "$out" 'd["ok"]' 2>/dev/null)" = true ] || diag "got: $out"
+  tap_check "nft set $NFT_SET_CONF has $BLOCK_IP with a timeout" wait_until 10 in_set_timeout ||
+    { diag "$(nft list set inet "$NFT_TABLE" b4 2>&1)"; diag "$(grep -E 'nft|block' "$LOG" | tail -5)"; }
+  diag "$(nft list set inet "$NFT_TABLE" b4 2>&1 | grep -E 'elements' | head -2)"
+  tap_check "ctl blocks lists $BLOCK_IP" bash -c 'grep -q "$1" <<<"$2"' _ "$BLOCK_IP" "$(ctl_json blocks)" || diag "$(ctl_json blocks)"
+  out=$(ctl_json unblock "$BLOCK_IP")
+  tap_check "ctl unblock $BLOCK_IP" [ "$(json_get "$out" 'd["ok"]' 2>/dev/null)" = true ] || diag "got: $out"
+  tap_check "nft set no longer has $BLOCK_IP" wait_until 10 bash -c '! nft list set inet "$1" b4 2>/dev/null | grep -q "$2"' _ "$NFT_TABLE" "$BLOCK_IP" ||
+    diag "$(nft list set inet "$NFT_TABLE" b4 2>&1)"
+  st=$(status_get 'c["effects"].get("nft_block", {})')
+  tap_check "ctl status: nft_block effects ok 2, failed 0" [ "$(json_get "$st" '(d.get("ok"), d.get("failed"))' 2>/dev/null)" = '[2, 0]' ] || diag "$st"
+else
+  tap_skip "nftables block/unblock" "$NFT_WHY"
+fi
+
+# ---------------------------------------------------------------- logs and counters
+st=$(ctl_json status)
+tap_check "ctl status: no internal errors, store errors 0" \
+  [ "$(json_get "$st" '(d["errors"]["internal"], d["store"]["errors"])' 2>/dev/null)" = '[0, 0]' ] || diag "status: $st"
+tap_check "webhook: one \"incident\" event each for alice and carol in the whole run" \
+  [ "$(hook_count incident alice@example.edu) $(hook_count incident carol@example.edu)" = "1 1" ] || diag_file "$HOOKS"
+tap_check "maillog: no 'warning: problem talking to server'" bash -c "! grep -q 'warning: problem talking to server' '$MAILLOG'" ||
+  diag "$(grep 'problem talking to server' "$MAILLOG" | head -5)"
+tap_check "mailfuse log: no crash / sanitizer report" bash -c "! grep -Eq 'AddressSanitizer|runtime error:|Segmentation|Assertion' '$LOG'" ||
+  diag_file "$LOG" 20
+
+stop_mailfuse
+tap_check "SIGTERM: exit status 0" [ "$MF_RC" = 0 ] || diag "exit status $MF_RC"
+if [ "$TAP_FAILED" != 0 ]; then
+  diag_file "$LOG" 40
+  diag_file "$MAILLOG" 15
+  [ -s "$T/ctl.err" ] && diag_file "$T/ctl.err" 10
+fi
+diag "elapsed $(( ($(date +%s%N) - T0) / 1000000 )) ms"
+tap_done
