@@ -1,7 +1,7 @@
 /* fuzz_postqueue.c - libFuzzer target for the `postqueue -j` selector.
  * Feeds the input whole and again in chunks whose sizes come from its first
  * byte, and checks that both give the same answer, that only
- * [0-9A-Za-z]{1,PQ_QID_MAX} ids reach the postsuper text, and that the top
+ * [0-9A-Za-z]{1,PQ_QID_MAX} ids reach the postsuper texts, and that the top
  * domains come out in order. */
 #include <assert.h>
 #include <stddef.h>
@@ -58,6 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   assert(ia && ib && la == lb && memcmp(ia, ib, la) == 0);
   check_ids(ia, la, pq_select_nids(whole));
   assert(pq_select_nids(whole) == a.matched - a.already_held);
+  ia = pq_select_held_ids(whole, &la);
+  ib = pq_select_held_ids(parts, &lb);
+  assert(ia && ib && la == lb && memcmp(ia, ib, la) == 0);
+  check_ids(ia, la, pq_select_nheld(whole));
+  assert(pq_select_nheld(whole) == a.already_held);
 
   const char *dom[8];
   uint64_t cnt[8];

@@ -34,8 +34,9 @@
 
 #include "core/strmap.h"
 
-#define DENYFILE_HEADER \
-  "# written by mailfuse: accounts suspended from IMAP/POP3 (Dovecot passdb deny = yes); edits are overwritten\n"
+#define DENYFILE_HEADER                                                          \
+  "# written by mailfuse: accounts suspended from IMAP/POP3 (Dovecot passdb deny = yes); " \
+  "edits are overwritten\n"
 
 struct out {
   FILE *f;

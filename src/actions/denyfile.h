@@ -16,7 +16,10 @@
  * %Lu). Names are listed once. Accounts that are empty, start with '#', are
  * longer than DENYFILE_NAME_MAX or hold ':', whitespace or control
  * characters are skipped and counted in *skipped (may be NULL). An existing
- * file keeps its mode and owner (new: 0644). Returns 0, or -1 with err set;
+ * file keeps its mode and owner (new: 0644), and every new version gets a
+ * later mtime than the one it replaces, as Dovecot notices a change only by
+ * mtime seconds or size (so calls for one path must not run at once).
+ * Returns 0, or -1 with err set;
  * the old file is then left as it was, unless only the last step (fsync of
  * the directory) failed. */
 int denyfile_write(const char *path, const char *const *accounts, size_t n,

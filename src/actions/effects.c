@@ -244,9 +244,12 @@ struct fx_job *fx_job_webhook(const struct conf *c, const char *body, uint64_t i
 
 /* ---- work, on a runner thread */
 
+#define DOVEADM_NO_USERS 68 /* doveadm kick: "no users kicked" (nobody had a session) */
+
 static int run(struct fx_job *j, char **argv, const void *in, size_t len, spawn_out_fn out, void *arg) {
   struct spawn_result r;
   int rc = spawn_run((const char *const *)argv, in, len, out, arg, j->timeout, &r);
+  if (rc < 0 && j->kind == FX_KICK && r.status == DOVEADM_NO_USERS && !r.timed_out) return 0;
   if (rc < 0) {
     const char *base = strrchr(argv[0], '/');
     snprintf(j->err, sizeof j->err, "%.60s: %.190s", base ? base + 1 : argv[0], r.err);

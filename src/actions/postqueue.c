@@ -10,10 +10,11 @@
  * parsed with jansson and forgotten.  What stays is, per matching message, its
  * queue id (in a set: showq walks the queues one after the other, so a message
  * that moves meanwhile may be listed twice; it counts once), the "ID\n" text
- * for `postsuper -h -`, and a count per recipient domain.
+ * for `postsuper -h -` (or, when held already, for `postsuper -H -`), and a
+ * count per recipient domain.
  *
- * Invariants: only ids of [0-9A-Za-z]{1,PQ_QID_MAX} ever reach the ids text
- * (postsuper reads it; anything else on that line is a bad line).  Bad input
+ * Invariants: only ids of [0-9A-Za-z]{1,PQ_QID_MAX} ever reach the ids texts
+ * (postsuper reads them; anything else on that line is a bad line).  Bad input
  * never ends the scan: the line is counted in bad_lines.  Running out of
  * memory sets `oom`, after which pq_select_ids() answers NULL rather than a
  * list that may lack messages.

@@ -39,9 +39,10 @@ void pq_select_summary(const struct pq_select *s, struct pq_summary *out);
 const char *pq_select_ids(const struct pq_select *s, size_t *len);
 /* How many IDs pq_select_ids() lists. */
 size_t pq_select_nids(const struct pq_select *s);
-/* The same for the matching messages already in the hold queue (what a
- * release or delete after review acts on). */
+/* The same for the matching messages already in the hold queue, what a
+ * release (`postsuper -H -`) or a delete after review acts on. */
 const char *pq_select_held_ids(const struct pq_select *s, size_t *len);
+/* How many IDs pq_select_held_ids() lists. */
 size_t pq_select_nheld(const struct pq_select *s);
 
 /* Top k recipient domains (lowercased) of the matching messages, most first

@@ -177,7 +177,6 @@ static bool find(const MMDB_s *db, const struct sockaddr *sa, MMDB_entry_s *out)
 
 static bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 
-/* Copy a country record's fields; true when any was there. */
 /* The map at path in e, as an entry of its own. Each MMDB_aget_value()
  * from the top of a City record skips the big name maps (city, continent)
  * before its key again, and that is three quarters of a lookup; finding
@@ -191,6 +190,7 @@ static bool submap(MMDB_entry_s *e, const char *const *path, MMDB_entry_s *out) 
   return true;
 }
 
+/* Copy a country record's fields; true when any was there. */
 static bool read_country(MMDB_entry_s *e, struct geo *out) {
   MMDB_entry_data_s d, lat, lon;
   MMDB_entry_s country, loc;
@@ -226,6 +226,7 @@ static void copy_org(char *dst, size_t dstlen, const char *s, size_t len) {
   dst[n] = 0;
 }
 
+/* Copy an ASN record's fields; true when it has a number (org alone is no AS). */
 static bool read_asn(MMDB_entry_s *e, struct geo *out) {
   MMDB_entry_data_s d;
   if (MMDB_aget_value(e, &d, PATH_ASN) != MMDB_SUCCESS || !d.has_data) return false;

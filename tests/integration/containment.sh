@@ -43,7 +43,7 @@ MAILFUSE=${MAILFUSE:-$REPO/build/mailfuse}
 T0=$(date +%s%N)
 BACKLOG_A=3        # alice's deferred messages before the burst (1 external recipient each)
 BACKLOG_C=2        # carol's
-MAXEXT=5           # ext-rcpts: external recipients per hour; the 6th suspends
+MAXEXT=$BACKLOG_A  # ext-rcpts: external recipients per hour; the next one suspends
 BLOCK_IP=198.51.100.9   # TEST-NET-2: only ever an element of a set with no rules
 
 need_root_or_skip
@@ -68,7 +68,9 @@ bed_install_or_bail
 T=$(mktemp -d /tmp/mfct.XXXXXX); chmod 755 "$T"   # the bed's daemons must traverse it
 PP=$(free_port 10040) && SUBMISSION_PORT=$(free_port 10587 "$PP") && SMTP_PORT=$(free_port 10025 "$PP" "$SUBMISSION_PORT") &&
   IMAP_PORT=$(free_port 10143 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT") &&
-  SINK_PORT=$(free_port 10026 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT" "$IMAP_PORT") || bail "found free TCP ports"
+  SINK_PORT=$(free_port $((20000 + RANDOM % 9000)) "$PP" "$SUBMISSION_PORT" "$SMTP_PORT" "$IMAP_PORT") || bail "found free TCP ports"
+# The sink's port is free while the sink is stopped: another test bed picking ports from
+# 10025 up could take it then (and answer our deferred mail with a 5xx), hence far from there.
 export SUBMISSION_PORT SMTP_PORT IMAP_PORT SINK_PORT
 CONF="$T/mailfuse.conf"
 LOG="$T/mailfuse.log"
@@ -172,7 +174,18 @@ all_replies() { json_get "$1" '"\n".join("%s %s %s x%s" % (r["stage"], r["code"]
 qids_of() { json_get "$1" '" ".join(m["queue_id"] for m in d["per_message"] if m["outcome"] == "accepted" and m.get("queue_id"))'; }
 accepted_of() { json_get "$1" 'd["accepted"]' 2>/dev/null || echo "?"; }
 refused_suspended() {  # JSON: every message refused, a 5xx 5.7.1 ... mailfuse ... suspended among the replies
-  [ "$(accepted_of "$1")" = 0 ] && all_replies "$1" | grep -Eq '^[A-Z-]+ 5[0-9][0-9] 5\.7\.1 .*mailfuse.*suspended'
+  local r; r=$(all_replies "$1")
+  [ "$(accepted_of "$1")" = 0 ] && grep -Eq '^[A-Z-]+ 5[0-9][0-9] 5\.7\.1 .*mailfuse.*suspended' <<<"$r"
+}
+refused_any() {  # JSON: nothing accepted; refused at AUTH (535) or by mailfuse (5.7.1)
+  local r; r=$(all_replies "$1")
+  [ "$(accepted_of "$1")" = 0 ] && grep -Eq '^(AUTH 535 |[A-Z-]+ 5[0-9][0-9] 5\.7\.1 .*mailfuse.*suspended)' <<<"$r"
+}
+# tap_todo NAME WHY CMD...: a check of a known mailfuse bug; not ok here is no failure
+tap_todo() {
+  local name=$1 why=$2; shift 2
+  TAP_N=$((TAP_N + 1))
+  if "$@"; then echo "ok $TAP_N - $name # TODO $why"; else echo "not ok $TAP_N - $name # TODO $why"; return 1; fi
 }
 imap_login() { timeout 30 "$BED" login "$1" "$2" > "$T/imap.out" 2>&1; }
 imap_refused() { ! timeout 30 "$BED" login "$1" "$2" > "$T/imap.out" 2>&1; }
@@ -210,8 +223,10 @@ try:
     for l in open(sys.argv[1]):
         l = l.strip()
         if l:
-            try: L.append(json.loads(l))
-            except Exception: L.append({"unparsable": l[:200]})
+            try: r = json.loads(l)
+            except Exception: r = {"body": {"unparsable": l[:200]}}
+            b = r.get("body") if isinstance(r, dict) else None
+            L.append(b if isinstance(b, dict) else {"not_json": str(b)[:200]})
 except FileNotFoundError:
     pass
 v = eval(sys.argv[2], {"L": L})
@@ -265,18 +280,25 @@ tap_check "alice: an IMAP session is open (imap.py hold --ready)" wait_until 15 
   { diag_file "$T/hold.out"; diag_file "$T/hold.err"; }
 
 # ---------------------------------------------------------------- 3. the burst
-# 3 messages of 4 external recipients: the 3rd recipient of the 1st message is the 6th
-# external recipient of the hour
-out=$(send_json alice alicepw 3 --to-external --ext-domain example.net --rcpts 4)
+# One SMTP session (AUTH once) of 4 messages of 4 external recipients each: the 1st
+# recipient of the 1st message is one past the limit (the backlog used it up).  The later
+# messages of the same session are her next submissions: past AUTH, so only mailfuse
+# can refuse them (a new session may meet the deny file at AUTH first).
+out=$(send_json alice alicepw 4 --to-external --ext-domain example.net --rcpts 4 --per-conn 4)
 tap_check "alice's burst crosses ext-rcpts: no message accepted, 5xx 5.7.1 ... mailfuse ... suspended" refused_suspended "$out" ||
   diag "$(all_replies "$out")"
 diag "burst replies: $(all_replies "$out" | sed -E 's/rcpt[0-9]+-[0-9]+@/rcptN@/' | sort -u | tr '\n' ';')"
 tap_check "alice's suspend reply names the limit (ext-rcpts)" \
   bash -c 'grep -Eq "5[0-9][0-9] 5\.7\.1 .*mailfuse.*ext-rcpts" <<<"$1"' _ "$(all_replies "$out")" || diag "$(all_replies "$out")"
-
+nxt=$(json_get "$out" '" | ".join("%s %s %s" % (m["outcome"], m["code"], m["text"]) for m in d["per_message"][1:])' 2>/dev/null)
+tap_check "alice: her next submissions (messages 2-4 of the session) are refused: 554 5.7.1 ... mailfuse ... suspended" \
+  [ "$(json_get "$out" 'sum(1 for m in d["per_message"][1:] if m["outcome"] == "rejected" and m["code"] == 554 and "5.7.1" in m["text"] and "mailfuse" in m["text"] and "suspended" in m["text"])' 2>/dev/null)" = 3 ] ||
+  diag "$nxt"
+diag "next submission: $(cut -d'|' -f1 <<<"$nxt")"
 out=$(send_json alice alicepw 1 --to-external --ext-domain example.com)
-tap_check "alice: her next submission is refused (554 5.7.1 ... mailfuse ... suspended)" refused_suspended "$out" ||
+tap_check "alice: a new SMTP session is refused too (AUTH 535 by the deny file, or 5.7.1 by mailfuse)" refused_any "$out" ||
   diag "$(all_replies "$out")"
+diag "new session: $(all_replies "$out" | grep -v '^CONNECT' | tr '\n' ';')"
 [ "$(json_get "$(ctl_json show alice)" 'd["state"]' 2>/dev/null)" = suspended ] || diag "ctl show alice: $(ctl_json show alice)"
 
 tap_check "deny file lists alice and alice@example.edu" wait_until 15 bash -c 'grep -qx alice "$1" && grep -qx alice@example.edu "$1"' _ "$DENY" ||
@@ -324,8 +346,9 @@ sleep 2   # a duplicate would come within the next ticks
 tap_check "webhook: exactly one \"incident\" event for alice@example.edu" [ "$(hook_count incident alice@example.edu)" = 1 ] ||
   diag_file "$HOOKS"
 AH="[b for b in L if b.get('event') == 'incident' and b.get('account') == 'alice@example.edu'][0]"
-tap_check "webhook: level suspend, id $AID, held $BACKLOG_A, by mailfuse" \
-  [ "$(hooks_py "($AH['level'], $AH['id'], $AH['held'], $AH['by'])" 2>/dev/null)" = "[\"suspend\", $AID, $BACKLOG_A, \"mailfuse\"]" ] ||
+tap_check "webhook: level suspend, id $AID, held $BACKLOG_A, by mailfuse, client 127.0.0.1 not blocked (loopback)" \
+  [ "$(hooks_py "($AH['level'], $AH['id'], $AH['held'], $AH['by'], $AH['client'], $AH['client_blocked'])" 2>/dev/null)" = \
+    "[\"suspend\", $AID, $BACKLOG_A, \"mailfuse\", \"127.0.0.1\", false]" ] ||
   diag "$(hooks_py "$AH" 2>&1)"
 tap_check "webhook: the reason names the limit (ext-rcpts)" bash -c 'grep -q ext-rcpts <<<"$1"' _ "$(hooks_py "$AH['reason']" 2>/dev/null)" ||
   diag "reason: $(hooks_py "$AH['reason']" 2>&1)"
@@ -336,6 +359,10 @@ tap_check "webhook: release_command, effects, counts, queue_ids, senders, host, 
   [ "$(hooks_py "('release' in $AH['release_command'] and 'alice@example.edu' in $AH['release_command'], sorted(k for k in ('effects','counts','queue_ids','senders','host','time','opened','client','refused','clients','client_blocked') if k in $AH))" 2>/dev/null)" = \
     '[true, ["client", "client_blocked", "clients", "counts", "effects", "host", "opened", "queue_ids", "refused", "senders", "time"]]' ] ||
   diag "$(hooks_py "$AH" 2>&1)"
+tap_todo "webhook: top_domains counts example.com $BACKLOG_A times (one recipient in each of her $BACKLOG_A messages)" \
+  "mailfuse counts the held messages' recipients twice: live (RCPT) and again from the queue scan of the hold" \
+  [ "$(hooks_py "[t['count'] for t in $AH['top_domains'] if t['domain'] == 'example.com']" 2>/dev/null)" = "[$BACKLOG_A]" ] ||
+  diag "top_domains $(hooks_py "$AH['top_domains']" 2>&1); counts (messages m/h/d, external m/h/d) $(hooks_py "$AH['counts']" 2>&1)"
 diag "webhook body (alice): $(hooks_py "$AH" 2>/dev/null | cut -c1-900)"
 tap_check "mailfuse log: one incident line for alice (event=incident)" \
   [ "$(grep -c 'incident event=incident .*account=alice@example.edu' "$LOG")" = 1 ] || diag "$(grep 'incident event=' "$LOG")"
@@ -415,13 +442,17 @@ tap_check "failures removed: the webhook receiver got carol's \"incident\" event
   { diag_file "$HOOKS"; diag "$(incident_get "$CID" 'd["effects"]')"; }
 diag "webhook recovered after $(( ($(date +%s%N) - TR) / 1000000 )) ms"
 fx_all_ok() { fx_is "$CID" queue_hold ok && fx_is "$CID" webhook ok && fx_is "$CID" deny_file ok; }
-tap_check "incident $CID: queue_hold, deny_file, webhook ok, held $BACKLOG_C" \
-  bash -c '"$@"' _ wait_until 10 fx_all_ok 2>/dev/null || wait_until 10 fx_all_ok
-[ "$(incident_get "$CID" 'd["held"]' 2>/dev/null)" = "$BACKLOG_C" ] || diag "carol held: $(incident_get "$CID" 'd["held"]')"
+carol_ok() { fx_all_ok && [ "$(incident_get "$CID" 'd["held"]' 2>/dev/null)" = "$BACKLOG_C" ]; }
+tap_check "incident $CID: queue_hold, deny_file, webhook ok, held $BACKLOG_C" wait_until 10 carol_ok ||
+  diag "$(incident_get "$CID" '(d["held"], d["effects"])')"
+tap_todo "carol had no IMAP session: her kick is not a failing effect" \
+  "doveadm kick exits 68 when there is no session to close; mailfuse counts that as a failure and retries it" \
+  fx_is "$CID" kick ok || diag "kick: $(incident_get "$CID" 'd["effects"].get("kick")' 2>&1)"
+diag "doveadm kick of a user without a session: $(timeout 20 "$BED" kick "$T/bed" dave 2>&1 | tr '\n' ' '; echo "exit ${PIPESTATUS[0]}")"
 sleep 1.1   # Dovecot re-reads the deny file
 tap_check "carol: IMAP login refused" imap_refused carol carolpw || diag_file "$T/imap.out"
 out=$(send_json carol carolpw 1 --to-external --ext-domain example.org)
-tap_check "carol: submission still refused after the recovery" refused_suspended "$out" || diag "$(all_replies "$out")"
+tap_check "carol: submission still refused after the recovery (AUTH 535: deny file, or 5.7.1)" refused_any "$out" || diag "$(all_replies "$out")"
 touch "$T/watch.stop"
 wait_until 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$WATCHPID"; wait "$WATCHPID" 2>/dev/null
 nsamp=$(grep -c . "$T/watch.out"); nsusp=$(grep -cx suspended "$T/watch.out")
@@ -449,9 +480,10 @@ tap_check "alice's $BACKLOG_A held messages reach the sink (postsuper -H + postq
   wait_until 30 all_sent "${A_IDS[@]}" || { diag "sent: $(sent_ids "${A_IDS[@]}")"; diag "queue: $(queue_lines)"; }
 tap_check "no message of alice left on hold" [ "$(held_of alice@example.edu)" = 0 ] || diag "queue: $(queue_lines)"
 tap_check "carol's messages stay on hold" ids_in hold "${C_IDS[@]}" || diag "queue: $(queue_lines)"
-tap_check "incident $AID: closed, release_held ok, released_held $BACKLOG_A" \
-  wait_until 10 bash -c '[ "$1" = "$2" ]' _ "[true, \"ok\", $BACKLOG_A]" "$(incident_get "$AID" '(d["closed"] != "", d["effects"].get("release_held", {}).get("state"), d["released_held"])' 2>/dev/null)" ||
-  [ "$(incident_get "$AID" '(d["closed"] != "", d["effects"].get("release_held", {}).get("state"), d["released_held"])' 2>/dev/null)" = "[true, \"ok\", $BACKLOG_A]" ] ||
+alice_closed() {
+  [ "$(incident_get "$AID" '(d["closed"] != "", d["effects"].get("release_held", {}).get("state"), d["released_held"])' 2>/dev/null)" = "[true, \"ok\", $BACKLOG_A]" ]
+}
+tap_check "incident $AID: closed, release_held ok, released_held $BACKLOG_A" wait_until 10 alice_closed ||
   diag "$(ctl_json incident "$AID")"
 out=$(send_json alice alicepw 1 --to-internal)
 tap_check "alice released: she submits again (accepted)" [ "$(accepted_of "$out")" = 1 ] || diag "$(all_replies "$out")"

@@ -67,21 +67,34 @@ static void want_summary(const struct pq_select *s, uint64_t lines, uint64_t bad
   assert_int_equal(m.recipients, rcpts);
 }
 
-static void want_ids(const struct pq_select *s, const char *want) {
-  size_t len;
-  const char *ids = pq_select_ids(s, &len);
-  assert_non_null(ids);
-  assert_string_equal(ids, want);
+static void want_text(const char *got, size_t len, size_t nlines, const char *want) {
+  assert_non_null(got);
+  assert_string_equal(got, want);
   assert_int_equal(len, strlen(want));
   size_t n = 0;
   for (const char *p = want; *p; p++) n += *p == '\n';
-  assert_int_equal(pq_select_nids(s), n);
+  assert_int_equal(nlines, n);
+}
+
+/* The ids to hold (postsuper -h). */
+static void want_ids(const struct pq_select *s, const char *want) {
+  size_t len;
+  const char *ids = pq_select_ids(s, &len);
+  want_text(ids, len, pq_select_nids(s), want);
+}
+
+/* The ids held already (postsuper -H). */
+static void want_held(const struct pq_select *s, const char *want) {
+  size_t len;
+  const char *ids = pq_select_held_ids(s, &len);
+  want_text(ids, len, pq_select_nheld(s), want);
 }
 
 static void test_real_lines_by_sender(void **state) {
   struct pq_select *s = run(ALICE, 1, NULL, 0, QUEUE, 0);
   want_summary(s, 6, 0, 3, 0, 6);
   want_ids(s, "4jYBYX5T4hz1bcvf\n4jYBYX5c3Fz1bcw7\n6F9AAA74718\n");
+  want_held(s, "");
   const char *dom[4];
   uint64_t cnt[4];
   assert_int_equal(pq_select_top_domains(s, 4, dom, cnt), 2);
@@ -98,6 +111,7 @@ static void test_sender_case_and_hold(void **state) {
   /* carol's message is held already: matched, nothing to hold; "" matches no bounce */
   want_summary(s, 6, 0, 1, 1, 1);
   want_ids(s, "");
+  want_held(s, "4jYBYX671Dz1bcwR\n");
   const char *dom[1];
   uint64_t cnt[1];
   assert_int_equal(pq_select_top_domains(s, 1, dom, cnt), 1);
@@ -110,6 +124,7 @@ static void test_by_queue_id(void **state) {
   struct pq_select *s = run(NULL, 0, qids, 4, QUEUE, 0);
   want_summary(s, 6, 0, 3, 1, 3);
   want_ids(s, "4jYBYX74sPz1bd47\n72F1AA7471B\n");
+  want_held(s, "4jYBYX671Dz1bcwR\n");
   pq_select_free(s);
   /* both lists: a message matched by both counts once; ids are case-sensitive */
   const char *lower[] = {"4jybyx74spz1bd47", "6F9AAA74718"};
@@ -163,7 +178,8 @@ static const struct bad_case bad_cases[] = {
     {"no queue_id", "{\"queue_name\": \"deferred\", \"sender\": \"alice@example.edu\"}\n"},
     {"no queue_name", "{\"queue_id\": \"ABC\", \"sender\": \"alice@example.edu\"}\n"},
     {"no sender", "{\"queue_name\": \"deferred\", \"queue_id\": \"ABC\"}\n"},
-    {"sender not a string", "{\"queue_name\": \"deferred\", \"queue_id\": \"ABC\", \"sender\": 7}\n"},
+    {"sender not a string",
+     "{\"queue_name\": \"deferred\", \"queue_id\": \"ABC\", \"sender\": 7}\n"},
     {"id a number", ALICE_WITH_ID("12345")},
     {"id empty", ALICE_WITH_ID("\"\"")},
     {"id with slash", ALICE_WITH_ID("\"../../etc/passwd\"")},
@@ -255,7 +271,8 @@ static void test_top_domains_order(void **state) {
       "{\"queue_name\": \"deferred\", \"queue_id\": \"A1\", \"sender\": \"alice@example.edu\", "
       "\"recipients\": [{\"address\": \"a@b.example\"}, {\"address\": \"b@a.example\"}, "
       "{\"address\": \"c@C.example\"}, {\"address\": \"d@c.example\"}, {\"address\": "
-      "\"noat\"}, {\"address\": \"e@\"}, {\"nope\": 1}, 5, {\"address\": \"\\\"x@y\\\"@z.example\"}]}\n";
+      "\"noat\"}, {\"address\": \"e@\"}, {\"nope\": 1}, 5, "
+      "{\"address\": \"\\\"x@y\\\"@z.example\"}]}\n";
   struct pq_select *s = run(ALICE, 1, NULL, 0, text, 0);
   want_summary(s, 1, 0, 1, 0, 7);
   const char *dom[8];
