@@ -86,7 +86,10 @@ static void check_format(const uint8_t *data, size_t size) {
   size_t n = size < sizeof msg - 1 ? size : sizeof msg - 1;
   memcpy(msg, data, n);
   msg[n] = 0;
-  int status = size >= 4 ? (int)(data[0] | data[1] << 8 | data[2] << 16 | (uint32_t)data[3] << 24) : -1;
+  uint32_t raw = size >= 4 ? (uint32_t)data[0] | (uint32_t)data[1] << 8 |
+                                 (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24
+                           : UINT32_MAX;
+  int status = (int)raw;
   int len = authpol_format(status, msg, out, sizeof out);
   CHECK(len > 0 && (size_t)len == strlen(out));
   json_error_t jerr;

@@ -278,7 +278,7 @@ static void job_ok(struct incident *in, const struct fx_job *j, int64_t now) {
   switch (j->kind) {
     case FX_HOLD:
       in->held += j->n;
-      for (int i = 0; i < FXJ_TOP && j->top[i][0]; i++) incident_add_domain(in, j->top[i], j->top_n[i]);
+      for (int i = 0; i < FXJ_TOP && j->top[i][0]; i++) incident_max_domain(in, j->top[i], j->top_n[i]);
       incident_audit(in, now, "mailfuse", "queue_hold ok: %llu queued messages put on hold",
                      (unsigned long long)j->n);
       break;

@@ -41,6 +41,15 @@ void incident_audit(struct incident *in, int64_t at, const char *who, const char
   in->dirty = true;
 }
 
+void incident_max_domain(struct incident *in, const char *domain, uint64_t n) {
+  for (size_t i = 0; i < INC_TOP && in->top[i][0]; i++)
+    if (!strcmp(in->top[i], domain)) {
+      if (n > in->top_n[i]) incident_add_domain(in, domain, n - in->top_n[i]);
+      return;
+    }
+  incident_add_domain(in, domain, n);
+}
+
 void incident_add_domain(struct incident *in, const char *domain, uint64_t n) {
   if (!domain || !*domain) return;
   size_t i, low = 0;

@@ -78,6 +78,9 @@ void incident_audit(struct incident *in, int64_t at, const char *who, const char
     __attribute__((format(printf, 4, 5)));
 /* Count a recipient domain / client address seen for the incident. */
 void incident_add_domain(struct incident *in, const char *domain, uint64_t n);
+/* The same for a count from another view of the same messages (the queue):
+ * the larger of the two counts stands, they are not added. */
+void incident_max_domain(struct incident *in, const char *domain, uint64_t n);
 void incident_add_client(struct incident *in, const char *client);
 void incident_add_sender(struct incident *in, const char *sender);
 void incident_add_qid(struct incident *in, const char *qid);

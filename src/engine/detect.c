@@ -315,7 +315,7 @@ static void geo_signals(struct profile *p, const struct event *ev, int64_t now, 
                         float *risk, char *why, size_t whylen) {
   if (ev->hosting) {
     *risk += 2;
-    if (!why[0]) snprintf(why, whylen, "login from a hosting/anonymising network %s", ev->hosting);
+    if (!why[0]) snprintf(why, whylen, "login from a hosting/VPN network: %s", ev->hosting);
   }
   const struct geo *g = ev->geo;
   if (!g || cold) return;
@@ -323,7 +323,7 @@ static void geo_signals(struct profile *p, const struct event *ev, int64_t now, 
   bool new_cc = cc && p->countries[0] && !has16(p->countries, PROFILE_COUNTRIES, cc);
   if (new_cc) {
     *risk += 3;
-    if (!why[0]) snprintf(why, whylen, "login from %s (%s), a country it never used", ev->client, g->country);
+    if (!why[0]) snprintf(why, whylen, "login from %s, a country it never used (%s)", g->country, ev->client);
   } else if (g->asn && p->asns[0] && !profile_has(p->asns, PROFILE_ASNS, g->asn)) {
     *risk += 1;
     if (!why[0]) snprintf(why, whylen, "login from AS%u, an operator it never used", (unsigned)g->asn);
@@ -334,7 +334,7 @@ static void geo_signals(struct profile *p, const struct event *ev, int64_t now, 
     if (km > TRAVEL_MIN_KM && km / (h > 0.25 ? h : 0.25) > TRAVEL_KMH) {
       *risk += 3;
       if (!why[0] || new_cc)
-        snprintf(why, whylen, "login %.0f km from the last one %.1f h before (faster than travel)", km, h);
+        snprintf(why, whylen, "%.0f km from the last login %.1f h before (faster than travel)", km, h);
     }
   }
 }

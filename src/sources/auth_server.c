@@ -194,14 +194,16 @@ void auth_server_set_conf(struct auth_server *s, const struct conf *c) {
 
 /* -------------------------------------------------------------- requests */
 
-/* Equal without an early exit: the header is a secret. */
-static bool same_secret(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
+/* a[0..la) equals the string b, without an early exit: the header is a secret. */
+static bool same_secret(const char *a, size_t la, const char *b) {
+  size_t lb = strlen(b);
   unsigned char d = la != lb;
   for (size_t i = 0; i < la && i < lb; i++) d |= (unsigned char)(a[i] ^ b[i]);
   return d == 0;
 }
 
+/* The api header is there with the right value (white space around it
+ * is not part of it: Dovecot sends "X-API-Key:  value"). */
 static bool authorized(const struct auth_server *s, struct evhttp_request *r) {
   if (!s->hdr_name) return true;
   const char *v = evhttp_find_header(evhttp_request_get_input_headers(r), s->hdr_name);
@@ -209,11 +211,7 @@ static bool authorized(const struct auth_server *s, struct evhttp_request *r) {
   while (*v == ' ' || *v == '\t') v++;
   size_t n = strlen(v);
   while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
-  char buf[1024];
-  if (n >= sizeof buf) return false;
-  memcpy(buf, v, n);
-  buf[n] = 0;
-  return same_secret(buf, s->hdr_value);
+  return same_secret(v, n, s->hdr_value);
 }
 
 static void count_refusal(struct auth_server *s, struct evhttp_request *r, int code,
@@ -232,7 +230,8 @@ static void count_refusal(struct auth_server *s, struct evhttp_request *r, int c
 }
 
 /* Run one well-formed request through decide; the reply body into out. */
-static int run_decide(struct auth_server *s, const struct authpol_req *req, char *out, size_t outlen) {
+static int run_decide(struct auth_server *s, const struct authpol_req *req, char *out,
+                      size_t outlen) {
   struct authpol_verdict v = {0, ""};
   s->decide(s->arg, req, &v);
   if (req->cmd == AP_REPORT) {

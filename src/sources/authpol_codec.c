@@ -299,7 +299,8 @@ struct field {
 };
 
 #define STRF(n) {#n, F_STR, offsetof(struct authpol_req, n), 0}
-#define BOOLF(n) {#n, F_BOOL, offsetof(struct authpol_req, n), offsetof(struct authpol_req, has_##n)}
+#define BOOLF(n) \
+  {#n, F_BOOL, offsetof(struct authpol_req, n), offsetof(struct authpol_req, has_##n)}
 
 static const struct field fields[] = {
     STRF(login),     STRF(remote),    STRF(protocol),      STRF(session_id), STRF(device_id),

@@ -8,14 +8,16 @@
 # receiver (tests/lib/webhook_sink.py).  Everything listens on 127.0.0.1 only.
 #
 #  1. backlog: the sink is stopped; alice (3 messages, 1 external recipient each, to
-#     example.com) and carol (2, to example.org) send below the limit: accepted, deferred
+#     example.com: exactly her limit) and carol (2, to example.org) send within the
+#     limit: accepted, deferred
 #  2. alice has an IMAP session open (imap.py hold, in the background)
-#  3. alice's burst crosses "ext-rcpts" (6th external recipient in an hour, action
-#     suspend): refused (554 5.7.1 ... mailfuse), and so is her next message; her IMAP
-#     login is refused (deny file), her open session was closed (kick_command = doveadm
-#     kick %n), her 3 deferred messages are on hold and do not reach the sink; bob sends
-#     and logs in; one webhook "incident" event with what happened; ctl incidents /
-#     incident ID show it, effects deny_file, kick, queue_hold ok
+#  3. alice's burst (one SMTP session) crosses "ext-rcpts" (max 3 external recipients
+#     an hour, action suspend): refused (554 5.7.1 ... mailfuse), and so are her next
+#     messages; a new session and her IMAP login are refused (deny file), her open IMAP
+#     session was closed (kick_command = doveadm kick %n), her 3 deferred messages are
+#     on hold and do not reach the sink; bob sends and logs in; one webhook "incident"
+#     event with what happened; ctl incidents / incident ID show it, effects deny_file,
+#     kick, queue_hold ok
 #  4. failures: postsuper (a wrapper) fails while a flag file exists, the webhook
 #     receiver answers 503, the deny file's directory is immutable (chattr +i);
 #     `ctl suspend carol`: her mail is refused all the same, ctl status and the incident
@@ -31,6 +33,9 @@
 #
 #   sudo tests/integration/containment.sh            (needs root; exit 0 = all ok)
 #   MAILFUSE=/path/to/mailfuse KEEP=1 tests/integration/containment.sh
+#
+# A check of a known mailfuse bug prints "not ok N - ... # TODO why" (and does not
+# make the exit status non-zero).
 #
 # Environment: MAILFUSE [$REPO/build/mailfuse]; KEEP=1 keeps the temp dir (logs).
 set -uo pipefail
@@ -48,10 +53,11 @@ BLOCK_IP=198.51.100.9   # TEST-NET-2: only ever an element of a set with no rule
 
 need_root_or_skip
 
-T=""; MFPID=""; BED_UP=0; WHPID=""; HOLDPID=""; NFT_TABLE=""; DENYDIR=""
+T=""; MFPID=""; BED_UP=0; WHPID=""; HOLDPID=""; WATCHPID=""; NFT_TABLE=""; DENYDIR=""
 stop_mailfuse() { stop_pid "$MFPID"; MF_RC=$STOP_RC; MFPID=""; }  # sets MF_RC
 cleanup() {
   [ -n "$HOLDPID" ] && { stop_pid "$HOLDPID"; HOLDPID=""; }
+  [ -n "$WATCHPID" ] && { stop_pid "$WATCHPID"; WATCHPID=""; }
   stop_mailfuse
   [ -n "$WHPID" ] && { stop_pid "$WHPID"; WHPID=""; }
   [ -n "$DENYDIR" ] && [ -d "$DENYDIR" ] && chattr -i "$DENYDIR" 2>/dev/null
@@ -359,8 +365,7 @@ tap_check "webhook: release_command, effects, counts, queue_ids, senders, host, 
   [ "$(hooks_py "('release' in $AH['release_command'] and 'alice@example.edu' in $AH['release_command'], sorted(k for k in ('effects','counts','queue_ids','senders','host','time','opened','client','refused','clients','client_blocked') if k in $AH))" 2>/dev/null)" = \
     '[true, ["client", "client_blocked", "clients", "counts", "effects", "host", "opened", "queue_ids", "refused", "senders", "time"]]' ] ||
   diag "$(hooks_py "$AH" 2>&1)"
-tap_todo "webhook: top_domains counts example.com $BACKLOG_A times (one recipient in each of her $BACKLOG_A messages)" \
-  "mailfuse counts the held messages' recipients twice: live (RCPT) and again from the queue scan of the hold" \
+tap_check "webhook: top_domains counts example.com $BACKLOG_A times (one recipient in each of her $BACKLOG_A messages, seen live and in the queue: counted once)" \
   [ "$(hooks_py "[t['count'] for t in $AH['top_domains'] if t['domain'] == 'example.com']" 2>/dev/null)" = "[$BACKLOG_A]" ] ||
   diag "top_domains $(hooks_py "$AH['top_domains']" 2>&1); counts (messages m/h/d, external m/h/d) $(hooks_py "$AH['counts']" 2>&1)"
 diag "webhook body (alice): $(hooks_py "$AH" 2>/dev/null | cut -c1-900)"
@@ -445,16 +450,15 @@ fx_all_ok() { fx_is "$CID" queue_hold ok && fx_is "$CID" webhook ok && fx_is "$C
 carol_ok() { fx_all_ok && [ "$(incident_get "$CID" 'd["held"]' 2>/dev/null)" = "$BACKLOG_C" ]; }
 tap_check "incident $CID: queue_hold, deny_file, webhook ok, held $BACKLOG_C" wait_until 10 carol_ok ||
   diag "$(incident_get "$CID" '(d["held"], d["effects"])')"
-tap_todo "carol had no IMAP session: her kick is not a failing effect" \
-  "doveadm kick exits 68 when there is no session to close; mailfuse counts that as a failure and retries it" \
-  fx_is "$CID" kick ok || diag "kick: $(incident_get "$CID" 'd["effects"].get("kick")' 2>&1)"
+# doveadm kick exits 68 ("no users kicked") when there is no session: not a failure
+tap_check "carol had no IMAP session: her kick is ok all the same (doveadm kick exit 68)" fx_is "$CID" kick ok || diag "kick: $(incident_get "$CID" 'd["effects"].get("kick")' 2>&1)"
 diag "doveadm kick of a user without a session: $(timeout 20 "$BED" kick "$T/bed" dave 2>&1 | tr '\n' ' '; echo "exit ${PIPESTATUS[0]}")"
 sleep 1.1   # Dovecot re-reads the deny file
 tap_check "carol: IMAP login refused" imap_refused carol carolpw || diag_file "$T/imap.out"
 out=$(send_json carol carolpw 1 --to-external --ext-domain example.org)
 tap_check "carol: submission still refused after the recovery (AUTH 535: deny file, or 5.7.1)" refused_any "$out" || diag "$(all_replies "$out")"
 touch "$T/watch.stop"
-wait_until 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$WATCHPID"; wait "$WATCHPID" 2>/dev/null
+wait_until 10 bash -c '! kill -0 "$1" 2>/dev/null' _ "$WATCHPID"; stop_pid "$WATCHPID"; WATCHPID=""
 nsamp=$(grep -c . "$T/watch.out"); nsusp=$(grep -cx suspended "$T/watch.out")
 tap_check "carol stayed suspended throughout ($nsusp of $nsamp samples of ctl show)" [ "$nsamp" -gt 0 ] && [ "$nsusp" = "$nsamp" ] ||
   diag "$(sort "$T/watch.out" | uniq -c)"

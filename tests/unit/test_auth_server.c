@@ -169,7 +169,8 @@ static void post(struct fixture *f, int fd, const char *target, const char *hdr,
                  struct reply *r) {
   static char req[65536];
   int n = snprintf(req, sizeof req,
-                   "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: dovecot/auth-policy-client\r\n"
+                   "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "User-Agent: dovecot/auth-policy-client\r\n"
                    "Content-Length: %zu\r\nConnection: Keep-Alive\r\n"
                    "Content-Type: application/json\r\n%s%s\r\n%s",
                    target, strlen(body), hdr ? hdr : "", hdr ? "\r\n" : "", body);

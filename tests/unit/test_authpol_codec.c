@@ -78,68 +78,72 @@ struct pcase {
   const char *name, *target, *body, *want; /* want: a prefix of describe() */
 };
 
+#define A "/?command=allow"
+#define R "/?command=report"
+#define BJ "error bad json at byte "
+
 static const struct pcase cases[] = {
-    {"escapes decoded", "/?command=allow", "{\"login\":\"al\\\"ice\\\\x\\/y\",\"tls\":true}",
+    {"escapes decoded", A, "{\"login\":\"al\\\"ice\\\\x\\/y\",\"tls\":true}",
      "allow login=al\"ice\\x/y remote= "},
-    {"unicode escapes", "/?command=allow", "{\"login\":\"j\\u00fcrgen\\ud83d\\ude00\"}",
+    {"unicode escapes", A, "{\"login\":\"j\\u00fcrgen\\ud83d\\ude00\"}",
      "allow login=j\xc3\xbcrgen\xf0\x9f\x98\x80 remote="},
-    {"raw utf-8", "/?command=allow", "{\"login\":\"j\xc3\xbcrgen\"}", "allow login=j\xc3\xbcrgen "},
-    {"escaped key", "/?command=allow", "{\"log\\u0069n\":\"alice\"}", "allow login=alice "},
-    {"nested login ignored", "/?command=allow", "{\"attrs\":{\"login\":\"evil\"},\"login\":\"a\"}",
+    {"raw utf-8", A, "{\"login\":\"j\xc3\xbcrgen\"}", "allow login=j\xc3\xbcrgen "},
+    {"escaped key", A, "{\"log\\u0069n\":\"alice\"}", "allow login=alice "},
+    {"nested login ignored", A, "{\"attrs\":{\"login\":\"evil\"},\"login\":\"a\"}",
      "allow login=a "},
-    {"only nested login", "/?command=allow", "{\"attrs\":{\"login\":\"evil\"}}", "allow login= "},
-    {"other values skipped", "/?command=allow",
+    {"only nested login", A, "{\"attrs\":{\"login\":\"evil\"}}", "allow login= "},
+    {"other values skipped", A,
      "{\"x\":[1,-2.5e+3,0.5,1E-2,true,false,null,{\"a\":[]},\"s\"],\"login\":\"a\"}",
      "allow login=a "},
-    {"repeated key: last wins", "/?command=report",
+    {"repeated key: last wins", R,
      "{\"login\":\"a\",\"login\":\"b\",\"success\":false,\"success\":true}",
      "report login=b remote= protocol= session_id= device_id= pwhash= fail_type= success=true "},
-    {"white space", "/?command=allow", " \r\n\t{ \"login\" : \"a\" ,\n\"tls\" : true }\n",
+    {"white space", A, " \r\n\t{ \"login\" : \"a\" ,\n\"tls\" : true }\n",
      "allow login=a remote= protocol= session_id= device_id= pwhash= fail_type= success=- "
      "policy_reject=- tls=true"},
-    {"empty object", "/?command=report", "{}", "report login= remote="},
+    {"empty object", R, "{}", "report login= remote="},
     {"no query", "/", "{}", "error missing command"},
     {"no command", "/?foo=1&bar", "{}", "error missing command"},
     {"unknown command", "/?command=reset", "{}", "error unknown command"},
     {"empty command", "/?command=", "{}", "error unknown command"},
     {"repeated command", "/?command=allow&command=report", "{}", "error repeated command"},
-    {"empty body", "/?command=allow", "", "error empty body"},
-    {"blank body", "/?command=allow", "  \n", "error empty body"},
-    {"array body", "/?command=allow", "[]", "error bad json at byte 0: want an object"},
-    {"string body", "/?command=allow", "\"x\"", "error bad json at byte 0: want an object"},
-    {"trailing data", "/?command=allow", "{}x", "error bad json at byte 2: data after"},
-    {"two objects", "/?command=allow", "{}{}", "error bad json at byte 2: data after"},
-    {"unterminated object", "/?command=allow", "{\"login\":\"a\"", "error bad json at byte 12"},
-    {"unterminated string", "/?command=allow", "{\"login\":\"a", "error bad json at byte 11: unterminated"},
-    {"missing colon", "/?command=allow", "{\"login\" \"a\"}", "error bad json at byte 9: want :"},
-    {"trailing comma", "/?command=allow", "{\"login\":\"a\",}", "error bad json at byte 13: want a key"},
-    {"unquoted key", "/?command=allow", "{login:\"a\"}", "error bad json at byte 1: want a key"},
-    {"single quotes", "/?command=allow", "{'login':'a'}", "error bad json at byte 1: want a key"},
-    {"login number", "/?command=allow", "{\"login\":1}", "error field login: want a string"},
-    {"login null", "/?command=allow", "{\"login\":null}", "error field login: want a string"},
-    {"login object", "/?command=allow", "{\"login\":{\"a\":1}}", "error field login: want a string"},
-    {"remote array", "/?command=allow", "{\"remote\":[\"1.2.3.4\"]}", "error field remote: want a string"},
-    {"tls string", "/?command=allow", "{\"tls\":\"secured\"}", "error field tls: want true or false"},
-    {"success null", "/?command=report", "{\"success\":null}", "error field success: want true or false"},
-    {"success number", "/?command=report", "{\"success\":1}", "error field success: want true or false"},
-    {"bad escape", "/?command=allow", "{\"x\":\"\\x\"}", "error bad json at byte 8: bad escape"},
-    {"short \\u", "/?command=allow", "{\"x\":\"\\u12\"}", "error bad json at byte 8: bad \\u escape"},
-    {"lone high surrogate", "/?command=allow", "{\"x\":\"\\ud800x\"}", "error bad json at byte 12: lone high"},
-    {"lone low surrogate", "/?command=allow", "{\"x\":\"\\udc00\"}", "error bad json at byte 12: lone low"},
-    {"escaped NUL", "/?command=allow", "{\"login\":\"a\\u0000b\"}", "error bad json at byte 17: NUL"},
-    {"raw tab", "/?command=allow", "{\"login\":\"a\tb\"}", "error bad json at byte 11: control"},
-    {"invalid utf-8", "/?command=allow", "{\"login\":\"\xff\"}", "error bad json at byte 10: invalid UTF-8"},
-    {"overlong utf-8", "/?command=allow", "{\"login\":\"\xc0\xaf\"}", "error bad json at byte 10: invalid"},
-    {"utf-8 surrogate", "/?command=allow", "{\"login\":\"\xed\xa0\x80\"}", "error bad json at byte 10: invalid"},
-    {"above U+10FFFF", "/?command=allow", "{\"login\":\"\xf4\x90\x80\x80\"}", "error bad json at byte 10: invalid"},
-    {"cut utf-8", "/?command=allow", "{\"login\":\"\xe2\x82\"}", "error bad json at byte 10: invalid"},
-    {"leading zero", "/?command=allow", "{\"x\":01}", "error bad json at byte 6: want , or }"},
-    {"bare minus", "/?command=allow", "{\"x\":-}", "error bad json at byte 5: bad number"},
-    {"no fraction", "/?command=allow", "{\"x\":1.}", "error bad json at byte 5: bad number"},
-    {"no exponent", "/?command=allow", "{\"x\":1e}", "error bad json at byte 5: bad number"},
-    {"plus sign", "/?command=allow", "{\"x\":+1}", "error bad json at byte 5: bad number"},
-    {"bad literal", "/?command=allow", "{\"x\":tru}", "error bad json at byte 5: bad value"},
-    {"bad array", "/?command=allow", "{\"x\":[1 2]}", "error bad json at byte 8: want , or ]"},
+    {"empty body", A, "", "error empty body"},
+    {"blank body", A, "  \n", "error empty body"},
+    {"array body", A, "[]", BJ "0: want an object"},
+    {"string body", A, "\"x\"", BJ "0: want an object"},
+    {"trailing data", A, "{}x", BJ "2: data after"},
+    {"two objects", A, "{}{}", BJ "2: data after"},
+    {"unterminated object", A, "{\"login\":\"a\"", BJ "12"},
+    {"unterminated string", A, "{\"login\":\"a", BJ "11: unterminated"},
+    {"missing colon", A, "{\"login\" \"a\"}", BJ "9: want :"},
+    {"trailing comma", A, "{\"login\":\"a\",}", BJ "13: want a key"},
+    {"unquoted key", A, "{login:\"a\"}", BJ "1: want a key"},
+    {"single quotes", A, "{'login':'a'}", BJ "1: want a key"},
+    {"login number", A, "{\"login\":1}", "error field login: want a string"},
+    {"login null", A, "{\"login\":null}", "error field login: want a string"},
+    {"login object", A, "{\"login\":{\"a\":1}}", "error field login: want a string"},
+    {"remote array", A, "{\"remote\":[\"1.2.3.4\"]}", "error field remote: want a string"},
+    {"tls string", A, "{\"tls\":\"secured\"}", "error field tls: want true or false"},
+    {"success null", R, "{\"success\":null}", "error field success: want true or false"},
+    {"success number", R, "{\"success\":1}", "error field success: want true or false"},
+    {"bad escape", A, "{\"x\":\"\\x\"}", BJ "8: bad escape"},
+    {"short \\u", A, "{\"x\":\"\\u12\"}", BJ "8: bad \\u escape"},
+    {"lone high surrogate", A, "{\"x\":\"\\ud800x\"}", BJ "12: lone high"},
+    {"lone low surrogate", A, "{\"x\":\"\\udc00\"}", BJ "12: lone low"},
+    {"escaped NUL", A, "{\"login\":\"a\\u0000b\"}", BJ "17: NUL"},
+    {"raw tab", A, "{\"login\":\"a\tb\"}", BJ "11: control"},
+    {"invalid utf-8", A, "{\"login\":\"\xff\"}", BJ "10: invalid UTF-8"},
+    {"overlong utf-8", A, "{\"login\":\"\xc0\xaf\"}", BJ "10: invalid"},
+    {"utf-8 surrogate", A, "{\"login\":\"\xed\xa0\x80\"}", BJ "10: invalid"},
+    {"above U+10FFFF", A, "{\"login\":\"\xf4\x90\x80\x80\"}", BJ "10: invalid"},
+    {"cut utf-8", A, "{\"login\":\"\xe2\x82\"}", BJ "10: invalid"},
+    {"leading zero", A, "{\"x\":01}", BJ "6: want , or }"},
+    {"bare minus", A, "{\"x\":-}", BJ "5: bad number"},
+    {"no fraction", A, "{\"x\":1.}", BJ "5: bad number"},
+    {"no exponent", A, "{\"x\":1e}", BJ "5: bad number"},
+    {"plus sign", A, "{\"x\":+1}", BJ "5: bad number"},
+    {"bad literal", A, "{\"x\":tru}", BJ "5: bad value"},
+    {"bad array", A, "{\"x\":[1 2]}", BJ "8: want , or ]"},
 };
 
 static void test_table(void **state) {
@@ -166,7 +170,8 @@ static size_t nest(char *body, size_t cap, int levels, bool arrays) {
   size_t o = (size_t)snprintf(body, cap, "{\"login\":\"a\",\"k\":");
   for (int i = 0; i < levels; i++)
     o += (size_t)snprintf(body + o, cap - o, "%s", arrays ? "[" : i < levels - 1 ? "{\"k\":" : "{");
-  for (int i = 0; i < levels; i++) o += (size_t)snprintf(body + o, cap - o, "%s", arrays ? "]" : "}");
+  for (int i = 0; i < levels; i++)
+    o += (size_t)snprintf(body + o, cap - o, "%s", arrays ? "]" : "}");
   return o + (size_t)snprintf(body + o, cap - o, "}");
 }
 
@@ -189,7 +194,8 @@ static void test_key_limit(void **state) {
   size_t o = (size_t)snprintf(body, sizeof body, "{\"a\":{");
   for (int i = 1; i < AUTHPOL_KEYS_MAX - 1; i++)
     o += (size_t)snprintf(body + o, sizeof body - o, "%s\"k%d\":%d", i > 1 ? "," : "", i, i);
-  o += (size_t)snprintf(body + o, sizeof body - o, "},\"login\":\"x\"}"); /* AUTHPOL_KEYS_MAX keys */
+  /* AUTHPOL_KEYS_MAX keys in all */
+  o += (size_t)snprintf(body + o, sizeof body - o, "},\"login\":\"x\"}");
   describe("/?command=allow", body, o, got, sizeof got);
   assert_true(strncmp(got, "allow login=x ", 14) == 0);
   memcpy(body + o - 1, ",\"z\":1}", 8); /* one more */
@@ -275,8 +281,10 @@ static void test_format(void **state) {
       {-1, "blocked by test policy", "{\"status\":-1,\"msg\":\"blocked by test policy\"}"},
       {3, "slow down", "{\"status\":3,\"msg\":\"slow down\"}"},
       {-2147483647 - 1, "x", "{\"status\":-2147483648,\"msg\":\"x\"}"},
-      {-1, "a\"b\\c\n\t\r\x01\x1f/", "{\"status\":-1,\"msg\":\"a\\\"b\\\\c\\n\\t\\r\\u0001\\u001f/\"}"},
-      {-1, "j\xc3\xbcrgen \xf0\x9f\x98\x80", "{\"status\":-1,\"msg\":\"j\xc3\xbcrgen \xf0\x9f\x98\x80\"}"},
+      {-1, "a\"b\\c\n\t\r\x01\x1f/",
+       "{\"status\":-1,\"msg\":\"a\\\"b\\\\c\\n\\t\\r\\u0001\\u001f/\"}"},
+      {-1, "j\xc3\xbcrgen \xf0\x9f\x98\x80",
+       "{\"status\":-1,\"msg\":\"j\xc3\xbcrgen \xf0\x9f\x98\x80\"}"},
       {-1, "bad \xff\xc0\xaf byte", "{\"status\":-1,\"msg\":\"bad \\ufffd\\ufffd\\ufffd byte\"}"},
   };
   char out[AUTHPOL_REPLY_MAX];
