@@ -34,9 +34,6 @@
 #   sudo tests/integration/containment.sh            (needs root; exit 0 = all ok)
 #   MAILFUSE=/path/to/mailfuse KEEP=1 tests/integration/containment.sh
 #
-# A check of a known mailfuse bug prints "not ok N - ... # TODO why" (and does not
-# make the exit status non-zero).
-#
 # Environment: MAILFUSE [$REPO/build/mailfuse]; KEEP=1 keeps the temp dir (logs).
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -186,12 +183,6 @@ refused_suspended() {  # JSON: every message refused, a 5xx 5.7.1 ... mailfuse .
 refused_any() {  # JSON: nothing accepted; refused at AUTH (535) or by mailfuse (5.7.1)
   local r; r=$(all_replies "$1")
   [ "$(accepted_of "$1")" = 0 ] && grep -Eq '^(AUTH 535 |[A-Z-]+ 5[0-9][0-9] 5\.7\.1 .*mailfuse.*suspended)' <<<"$r"
-}
-# tap_todo NAME WHY CMD...: a check of a known mailfuse bug; not ok here is no failure
-tap_todo() {
-  local name=$1 why=$2; shift 2
-  TAP_N=$((TAP_N + 1))
-  if "$@"; then echo "ok $TAP_N - $name # TODO $why"; else echo "not ok $TAP_N - $name # TODO $why"; return 1; fi
 }
 imap_login() { timeout 30 "$BED" login "$1" "$2" > "$T/imap.out" 2>&1; }
 imap_refused() { ! timeout 30 "$BED" login "$1" "$2" > "$T/imap.out" 2>&1; }
