@@ -373,9 +373,11 @@ int daemon_run(const char *path) {
   d.stats.started = daemon_now();
   start(&d);
   size_t nsusp = susptab_count(engine_suspensions(d.engine));
-  log_info("started", "config=%s listen=%zu accounts=%zu suspended=%zu shadow=%s store=%s",
+  log_info("started", "config=%s listen=%zu accounts=%zu suspended=%zu shadow=%s store=%s "
+           "auth_port=%d geoip=%s hosting_asns=%zu",
            path, d.conf->nlisten, engine_key_count(d.engine, PER_ACCOUNT), nsusp,
-           d.conf->shadow ? "yes" : "no", d.conf->state_dir);
+           d.conf->shadow ? "yes" : "no", d.conf->state_dir, d.auth ? auth_server_port(d.auth) : -1,
+           d.geo ? "yes" : "no", hostnets_count_asns(d.hosting));
   event_base_dispatch(d.base);
   policy_server_free(d.policy);
   ctl_server_free(d.ctl);

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # valgrind_daemon.sh - run `mailfuse serve` under valgrind through a short
-# session (requests, a throttle, a suspension, bad input, ctl, reload,
+# session (requests, a throttle, a suspension with its containment effects,
+# some failing and retried, auth policy requests, bad input, ctl, reload,
 # SIGTERM) and check that valgrind saw no memory errors and no leaks. TAP.
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 MF=${MAILFUSE:-$REPO/build/mailfuse}
 T=$(mktemp -d /tmp/mf-vg.XXXXXX)
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill -9 $pid 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 cat > "$T/m.conf" <<CONF
 listen = [ "unix:$T/policy.sock" ];
 control_socket = "$T/ctl.sock";
 state_dir = "$T/state";
 local_domains = [ "example.edu" ];
 flush_interval = 0.2;
+dovecot_deny_file = "$T/deny";
+kick_command = [ "/bin/true", "%a" ];
+postqueue_command = "$T/no-postqueue";
+webhook_url = "http://127.0.0.1:9/hook";
+retry_interval = 0.2;
+effect_retries = 2;
+webhook_retries = 1;
+auth_listen = [ "inet:127.0.0.1:0" ];
 limits = (
   { name = "m"; per = "account"; count = "messages"; window = "minute"; max = 5; action = "throttle"; },
   { name = "s"; per = "account"; count = "external_recipients"; window = "hour"; max = 8; action = "suspend"; }
@@ -40,7 +49,22 @@ PY
 "$MF" ctl -s "$T/ctl.sock" show alice >/dev/null
 "$MF" ctl -s "$T/ctl.sock" suspend carol --reason vg >/dev/null
 "$MF" ctl -s "$T/ctl.sock" list >/dev/null
-"$MF" ctl -s "$T/ctl.sock" release carol >/dev/null
+"$MF" ctl -s "$T/ctl.sock" incidents >/dev/null
+"$MF" ctl -s "$T/ctl.sock" incident 1 >/dev/null
+"$MF" ctl -s "$T/ctl.sock" block 198.51.100.99 --for 60 >/dev/null
+"$MF" ctl -s "$T/ctl.sock" blocks >/dev/null
+"$MF" ctl -s "$T/ctl.sock" unblock 198.51.100.99 >/dev/null
+sleep 1 # the failing queue hold and webhook are retried meanwhile
+"$MF" ctl -s "$T/ctl.sock" release carol --release-held >/dev/null
+"$MF" ctl -s "$T/ctl.sock" release bob --delete-held >/dev/null 2>&1 # refused: not suspended
+port=$(grep -o 'auth_port=[0-9]*' "$T/daemon.log" | grep -o '[0-9]*$' | head -1)
+if [ -n "$port" ]; then
+  for i in 1 2 3 4 5 6 7; do
+    curl -s -m 5 -X POST "http://127.0.0.1:$port/?command=allow" -d '{"login":"dave","remote":"203.0.113.5","protocol":"imap"}' >/dev/null
+    curl -s -m 5 -X POST "http://127.0.0.1:$port/?command=report" -d '{"login":"dave","remote":"203.0.113.5","success":false}' >/dev/null
+  done
+  curl -s -m 5 -X POST "http://127.0.0.1:$port/?command=allow" -d '{not json' >/dev/null
+fi
 echo 'bad key' >> "$T/m.conf"; kill -HUP $pid; sleep 1
 kill -TERM $pid
 for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
@@ -54,4 +78,8 @@ else
 fi
 grep -q "client done" "$T/client.log" && echo "ok 2 - the session ran" || { echo "not ok 2 - the session ran"; sed 's/^/# /' "$T/client.log"; }
 grep -q reload_refused "$T/daemon.log" && echo "ok 3 - a bad reload was refused" || echo "not ok 3 - a bad reload was refused"
-echo "1..3"
+grep -q "auth_decision.*answer=delay" "$T/daemon.log" && echo "ok 4 - auth policy requests were answered (a delay)" ||
+  echo "not ok 4 - auth policy requests were answered (a delay)"
+grep -q "incident event=incident" "$T/daemon.log" && grep -q "effect_failed what=webhook" "$T/daemon.log" &&
+  echo "ok 5 - an incident with a failing, retried effect ran" || echo "not ok 5 - an incident with a failing, retried effect ran"
+echo "1..5"

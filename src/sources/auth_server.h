@@ -23,11 +23,14 @@ struct authpol_verdict {
 typedef void (*auth_decide_fn)(void *arg, const struct authpol_req *req,
                                struct authpol_verdict *out);
 
+/* evhttp answers some refusals itself, unseen here: a body over
+ * auth_max_body (413, then close), headers over 8 KiB, broken HTTP. */
 struct auth_server_stats {
-  uint64_t requests;        /* every request that reached mailfuse */
+  uint64_t requests;        /* every complete request evhttp handed over */
   uint64_t allow_requests;  /* well-formed command=allow */
   uint64_t report_requests; /* well-formed command=report */
-  uint64_t bad_requests;    /* answered 400 (bad JSON or query), 405 or 413 */
+  uint64_t bad_requests;    /* answered 400 (bad JSON or query), 405 (not POST), or 413
+                               (over a limit lowered by a reload since the connection opened) */
   uint64_t unauthorized;    /* answered 401: auth_api_header missing or wrong */
   uint64_t decided_allow, decided_delay, decided_reject; /* allow verdicts sent */
 };

@@ -30,7 +30,7 @@ struct authpol_req {
   struct strview protocol, session_id, device_id, pwhash;
   struct strview fail_type; /* 2.4 report: credentials|account|expired|disabled|internal|policy */
   bool success, policy_reject; /* report only */
-  bool tls;                    /* sent by 2.3.19 and 2.4 (not by older 2.3) */
+  bool tls;                    /* sent by 2.3.19 and 2.4, not by older versions */
   bool has_success, has_policy_reject, has_tls;
   unsigned nkeys;    /* keys seen at every level */
   size_t esc_used;
