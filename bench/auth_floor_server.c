@@ -1,6 +1,6 @@
-/*
- * auth_floor_server - the trivial Dovecot auth policy server: every request
- * gets 200 {"status":0,"msg":""}.  Single thread, epoll, non-blocking,
+/* auth_floor_server.c - the trivial Dovecot auth policy server, the floor.
+ *
+ * Every request gets 200 {"status":0,"msg":""}.  Single thread, epoll, non-blocking,
  * HTTP/1.1 keep-alive (pipelining too), any number of inet and unix
  * listeners.  It parses only what HTTP framing needs (the end of the
  * headers and Content-Length), not the JSON, so it is the floor for the

@@ -25,6 +25,7 @@
 #include "engine/keytab.h"
 #include "engine/profile.h"
 #include "engine/signals.h"
+#include "sources/auth_server.h"
 #include "sources/listeners.h"
 #include "sources/logsource.h"
 
@@ -92,6 +93,18 @@ static json_t *acts(const uint64_t *v) {
   return o;
 }
 
+static json_t *auth_json(struct daemon *d) {
+  if (!d->auth) return json_null();
+  struct auth_server_stats s;
+  auth_server_get_stats(d->auth, &s);
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I},s:I}", "requests", (json_int_t)s.requests,
+                   "allow", (json_int_t)s.allow_requests, "report", (json_int_t)s.report_requests,
+                   "bad_requests", (json_int_t)s.bad_requests, "unauthorized",
+                   (json_int_t)s.unauthorized, "answers", "allow", (json_int_t)s.decided_allow, "delay",
+                   (json_int_t)s.decided_delay, "reject", (json_int_t)s.decided_reject,
+                   "blocked_addresses", (json_int_t)blocktab_count(engine_blocks(d->engine)));
+}
+
 static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
   struct writer_stats ws;
   writer_get_stats(d->writer, &ws);
@@ -101,7 +114,7 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
     json_object_set_new(errs, stats_err_name(e), json_integer((json_int_t)d->stats.errors[e]));
   return json_pack(
       "{s:b,s:I,s:I,s:o,s:o,s:o,s:{s:I,s:I},s:{s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:I},"
-      "s:{s:I,s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I},s:o,s:o}",
+      "s:{s:I,s:I,s:I,s:I,s:I},s:{s:s,s:b,s:I,s:I},s:o,s:o,s:o}",
       "ok", 1, "uptime", (json_int_t)(daemon_now() - d->stats.started), "requests",
       (json_int_t)d->stats.requests, "decisions", acts(d->stats.decisions), "shadow_decisions",
       acts(d->stats.shadow_decisions), "errors", errs, "connections", "current",
@@ -118,7 +131,8 @@ static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {
       (json_int_t)engine_profile_count(d->engine), "config", "path",
       d->conf->path ? d->conf->path : "", "shadow", d->conf->shadow, "reloads",
       (json_int_t)d->stats.reloads, "reload_failures", (json_int_t)d->stats.reload_failures, "logs",
-      logs, "containment", d->contain ? contain_status_json(d->contain) : json_null());
+      logs, "containment", d->contain ? contain_status_json(d->contain) : json_null(), "auth",
+      auth_json(d));
 }
 
 /* The account as the policy server names it (lowercased, account_domain
