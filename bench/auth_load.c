@@ -1,7 +1,7 @@
 /* auth_load.c - load generator for Dovecot authentication policy servers.
  *
- * auth_policy_server_url speaks HTTP/1.1 POST with JSON bodies.
- * Opens N keep-alive connections (inet host:port or unix socket) and, like
+ * auth_policy_server_url speaks HTTP/1.1 POST with JSON bodies. It opens
+ * N keep-alive connections (inet host:port or unix socket) and, like
  * Dovecot's auth process (one request per connection at a time, no
  * pipelining), keeps exactly one request outstanding per connection.  It
  * plays logins: a good one is allow (before the password check), allow
