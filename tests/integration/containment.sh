@@ -151,6 +151,9 @@ webhook_timeout = 5;
 webhook_retries = 8;
 effect_retries = 20;
 retry_interval = 1;
+alert_email = [ "bob@example.edu" ];
+alert_from = "mailfuse@example.edu";
+sendmail_command = [ "/usr/sbin/sendmail", "-C", "$PFETC", "-i" ];
 EOF
 diag "dir $T  policy 127.0.0.1:$PP  submission $SUBMISSION_PORT  imap $IMAP_PORT  sink $SINK_PORT  webhook $WHPORT"
 diag "mailfuse $MAILFUSE"
@@ -342,6 +345,10 @@ tap_check "webhook: an \"incident\" event for alice@example.edu arrived" wait_un
 sleep 2   # a duplicate would come within the next ticks
 tap_check "webhook: exactly one \"incident\" event for alice@example.edu" [ "$(hook_count incident alice@example.edu)" = 1 ] ||
   diag_file "$HOOKS"
+tap_check "e-mail alert: through the bed's sendmail into bob's mailbox, with the reason and the release command" \
+  wait_until 30 bash -c 'f=$(grep -ls "^Subject: \[mailfuse\] alice@example.edu suspended" "$1"/bed/mail/bob/Maildir/new/* 2>/dev/null | head -1) &&
+    grep -q "ext-rcpts" "$f" && grep -q "mailfuse ctl release alice@example.edu --release-held" "$f"' _ "$T" ||
+  { diag "$(ls "$T"/bed/mail/bob/Maildir/new/ 2>&1)"; diag "$(grep -E 'email' "$LOG" | tail -3)"; }
 AH="[b for b in L if b.get('event') == 'incident' and b.get('account') == 'alice@example.edu'][0]"
 tap_check "webhook: level suspend, id $AID, held $BACKLOG_A, by mailfuse, client 127.0.0.1 not blocked (loopback)" \
   [ "$(hooks_py "($AH['level'], $AH['id'], $AH['held'], $AH['by'], $AH['client'], $AH['client_blocked'])" 2>/dev/null)" = \

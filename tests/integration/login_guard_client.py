@@ -9,11 +9,12 @@
       current time of day.  Prints "messages=N logins=N lines=N" (per account messages).
 
   login_guard_client.py attempts --port P --ip IP (--user U | --users U1,U2,... | --user-range PFX:A:B)
-                                  --password PW [--count N] [--budget S] [--timeout S]
+                                  --password PW [--count N] [--parallel W] [--budget S] [--timeout S]
       IMAP logins one after the other, each on its own connection, claiming IP with the
       IMAP ID x-originating-ip (Dovecot honours it from login_trusted_networks).  --password
       "@user" uses "<user>pw" (the bed's passwords).  Prints one JSON object per attempt:
-      {"i", "user", "result": "OK"|"NO"|"ERROR", "text", "secs"}, then a summary object
+      {"i", "user", "result": "OK"|"NO"|"ERROR", "text", "secs", "t"} (secs: the LOGIN command
+      alone; t: when it ended, from the start), then a summary object
       {"summary": true, "done", "ok", "no", "error", "secs"}.  Stops early when --budget
       seconds are spent (bounded in count and time).
 
@@ -25,6 +26,7 @@ import json
 import random
 import socket
 import sys
+import threading
 import time
 
 imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED", "LOGOUT"))
@@ -136,17 +138,31 @@ def attempts(args):
         pfx, a, b = args.user_range.split(":")
         users = ["%s%04d" % (pfx, i) for i in range(int(a), int(b) + 1)][: args.count]
     start = time.time()
+    lock = threading.Lock()
     tally = {"OK": 0, "NO": 0, "ERROR": 0}
-    done = 0
-    for i, u in enumerate(users, 1):
-        if time.time() - start > args.budget:
-            break
-        pw = u + "pw" if args.password == "@user" else args.password
-        typ, text, dt = one_login(args, u, pw)
-        typ = typ if typ in tally else "ERROR"
-        tally[typ] += 1
-        done += 1
-        print(json.dumps({"i": i, "user": u, "result": typ, "text": text, "secs": round(dt, 3)}), flush=True)
+    todo = list(enumerate(users, 1))
+    todo.reverse()
+
+    def worker():
+        while True:
+            with lock:
+                if not todo or time.time() - start > args.budget:
+                    return
+                i, u = todo.pop()
+            pw = u + "pw" if args.password == "@user" else args.password
+            typ, text, dt = one_login(args, u, pw)
+            typ = typ if typ in tally else "ERROR"
+            with lock:
+                tally[typ] += 1
+                print(json.dumps({"i": i, "user": u, "result": typ, "text": text, "secs": round(dt, 3),
+                                  "t": round(time.time() - start, 3)}), flush=True)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, min(args.parallel, 32)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = sum(tally.values())
     print(json.dumps({"summary": True, "done": done, "ok": tally["OK"], "no": tally["NO"], "error": tally["ERROR"],
                       "secs": round(time.time() - start, 3)}), flush=True)
     return 0
@@ -170,7 +186,8 @@ def main():
     g.add_argument("--user-range", help="PFX:A:B, e.g. user:1:200 -> user0001..user0200")
     a.add_argument("--password", required=True)
     a.add_argument("--count", type=int, default=1)
-    a.add_argument("--budget", type=float, default=60.0)
+    a.add_argument("--budget", type=float, default=60.0, help="no attempt starts after this many seconds")
+    a.add_argument("--parallel", type=int, default=1, help="concurrent connections (at most 32) [1]")
     a.add_argument("--timeout", type=float, default=30.0)
     args = ap.parse_args()
     if args.cmd == "attempts" and args.count > 1000:
