@@ -20,7 +20,7 @@
 #include "engine/domains.h"
 
 #define LOGIN_RISK_SECONDS 86400
-#define SPRAY_ACCOUNTS 10  /* failures on this many accounts in an hour make a sprayer */
+#define LOGIN_RISK_OTHER_MAX 4.5f /* a login's risk unless from a sprayer (see login_ok) */
 #define BRUTE_FAILURES 20
 #define IPSTATE_MAX 200000
 #define IP_ACCOUNTS 32
@@ -353,7 +353,8 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
   bool inf = informative(d->c, ev->client);
   uint32_t wide = inf ? profile_net(ev->client, true) : 0;
   bool cold = p->msgs_learned < 20 && !p->login_at;
-  if (s && s->nacct >= SPRAY_ACCOUNTS) {
+  bool sprayer = s && s->nacct >= (unsigned)d->c->login_spray_accounts;
+  if (sprayer) {
     risk += 5;
     snprintf(why, sizeof why, "login from %s, which failed on %u accounts", ev->client, s->nacct);
   } else if (s && window_sum(s->fails) >= BRUTE_FAILURES) {
@@ -371,6 +372,9 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
     risk += 2;
     if (!why[0]) snprintf(why, sizeof why, "login from %s, a network it never used", ev->client);
   }
+  /* only a sprayer's login may act without evidence from the mail (signals.c,
+   * SPRAY_LOGIN): a traveller's new country and network together stay below it */
+  if (!sprayer && risk > LOGIN_RISK_OTHER_MAX) risk = LOGIN_RISK_OTHER_MAX;
   p->login_at = now;
   p->login_wide = wide;
   p->fails_recent = 0;
@@ -386,10 +390,12 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
     profile_learn_network(p, profile_net(ev->client, false), wide, now);
   }
   if (risk <= 0 || !p->countries[0]) geo_learn(p, ev); /* a clean login (or the first ones) teaches */
-  if (ev->geo && ev->geo->has_loc) {
+  /* travel is judged between this login and the next: an unlocated one in
+   * between (webmail host, unknown address) breaks the chain */
+  p->login_has_loc = ev->geo && ev->geo->has_loc;
+  if (p->login_has_loc) {
     p->login_lat = (int16_t)lrint(ev->geo->lat * 100);
     p->login_lon = (int16_t)lrint(ev->geo->lon * 100);
-    p->login_has_loc = 1;
   }
 }
 

@@ -196,6 +196,43 @@ static void test_never_block_networks(void **state) {
   conf_free(c);
 }
 
+
+/* An unlocated login in between (webmail host, unknown address) breaks the
+ * travel chain: the next far-away login is judged by its country only. */
+static void test_unlocated_login_breaks_travel(void **state) {
+  struct conf *c = login_conf("");
+  struct engine *e = engine_new(c);
+  history(e, "alice@example.edu");
+  int64_t t = T0 + 13 * DAY + 1800;
+  login(e, "alice@example.edu", "127.0.0.1", NULL, NULL, t, NULL);
+  login(e, "alice@example.edu", "198.51.100.9", &DE_FAR, NULL, t + 60, NULL);
+  const char *why;
+  const struct profile *p = risk_of(e, "alice@example.edu", t + 61, &why);
+  assert_true(p->login_risk <= 0 || strstr(why, "travel") == NULL);
+  engine_free(e);
+  conf_free(c);
+}
+
+/* A traveller: new country and new network together stay below what acts
+ * without evidence from the mail; a usual message is let through. */
+static void test_traveller_usual_mail_passes(void **state) {
+  struct conf *c = login_conf("");
+  struct engine *e = engine_new(c);
+  history(e, "carol@example.edu");
+  int64_t t = T0 + 14 * DAY + 12 * 3600;
+  login(e, "carol@example.edu", "203.0.113.8", &SAO_PAULO, NULL, t, NULL);
+  const char *why;
+  const struct profile *p = risk_of(e, "carol@example.edu", t + 1, &why);
+  assert_true(p->login_risk > 0 && p->login_risk < 5);
+  struct txn tx = {0};
+  struct verdict v;
+  struct event rc = {EV_RCPT, "carol@example.edu", "example.edu", "203.0.113.8", "example.edu", 0, &tx, "carol@example.edu", NULL, NULL};
+  assert_int_equal(engine_feed(e, &rc, t + 120, &v), 0);
+  assert_int_equal(v.action, ACT_DUNNO);
+  engine_free(e);
+  conf_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_known_place_no_risk),
@@ -206,6 +243,8 @@ int main(void) {
       cmocka_unit_test(test_risky_login_suspends_when_asked),
       cmocka_unit_test(test_targeted_guessing_is_delayed_not_refused),
       cmocka_unit_test(test_never_block_networks),
+      cmocka_unit_test(test_unlocated_login_breaks_travel),
+      cmocka_unit_test(test_traveller_usual_mail_passes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
