@@ -5,7 +5,8 @@ set -euo pipefail
 build_pkgs=(build-essential meson ninja-build pkg-config libevent-dev liblmdb-dev
             libjansson-dev libconfig-dev zlib1g-dev libzstd-dev libsystemd-dev libmaxminddb-dev
             libcurl4-openssl-dev)
-test_pkgs=(libcmocka-dev zstd gzip systemd-journal-remote clang libclang-rt-14-dev valgrind python3 lmdb-utils procps iproute2)
+test_pkgs=(libcmocka-dev zstd gzip systemd-journal-remote clang libclang-rt-14-dev valgrind python3 lmdb-utils procps iproute2
+           curl nftables e2fsprogs)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")
 missing=()
