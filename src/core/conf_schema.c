@@ -61,7 +61,8 @@ const struct conf_key conf_keys[] = {
      NOCOUNT, NULL,
      "Close policy connections idle this long (Postfix closes its own after 300 s)."},
     {"max_connections", KT_INT, "4096", 1, 1000000, NULL, false, OFF(max_connections), NOCOUNT,
-     NULL, "Most simultaneous policy connections; more are refused and counted."},
+     NULL, "Most simultaneous connections to the policy server, and to the auth policy server; "
+     "more are refused and counted."},
     {"log_files", KT_STRLIST, "", 0, 0, NULL, false, OFF(log_files), OFF(nlog_files), NULL,
      "Mail logs to follow live (Postfix, Dovecot, Roundcube, Exim; rotation and truncation are "
      "followed, the read position survives restarts)."},

@@ -91,7 +91,8 @@ char *log_esc(char *dst, size_t dstlen, const char *src, size_t srclen) {
   if (quote) dst[o++] = '"';
   for (size_t i = 0; i < srclen; i++) {
     unsigned char c = (unsigned char)src[i];
-    if (o + 6 >= dstlen) {
+    /* room for the longest escape (4), then "..." + closing quote + NUL (5) */
+    if (o + 9 > dstlen) {
       dst[o++] = '.'; dst[o++] = '.'; dst[o++] = '.';
       break;
     }

@@ -97,12 +97,15 @@ static json_t *auth_json(struct daemon *d) {
   if (!d->auth) return json_null();
   struct auth_server_stats s;
   auth_server_get_stats(d->auth, &s);
-  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I},s:I}", "requests", (json_int_t)s.requests,
-                   "allow", (json_int_t)s.allow_requests, "report", (json_int_t)s.report_requests,
-                   "bad_requests", (json_int_t)s.bad_requests, "unauthorized",
-                   (json_int_t)s.unauthorized, "answers", "allow", (json_int_t)s.decided_allow, "delay",
-                   (json_int_t)s.decided_delay, "reject", (json_int_t)s.decided_reject,
-                   "blocked_addresses", (json_int_t)blocktab_count(engine_blocks(d->engine)));
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I},s:I,s:{s:I,s:I,s:I},s:I}", "requests",
+                   (json_int_t)s.requests, "allow", (json_int_t)s.allow_requests, "report",
+                   (json_int_t)s.report_requests, "bad_requests", (json_int_t)s.bad_requests,
+                   "unauthorized", (json_int_t)s.unauthorized, "answers", "allow",
+                   (json_int_t)s.decided_allow, "delay", (json_int_t)s.decided_delay, "reject",
+                   (json_int_t)s.decided_reject, "blocked_addresses",
+                   (json_int_t)blocktab_count(engine_blocks(d->engine)), "connections", "current",
+                   (json_int_t)s.conns_current, "total", (json_int_t)s.conns_total, "refused",
+                   (json_int_t)s.conns_refused, "timeouts", (json_int_t)s.timeouts);
 }
 
 static json_t *cmd_status(struct daemon *d, json_t *req, struct cconn *c) {

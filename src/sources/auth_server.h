@@ -23,21 +23,26 @@ struct authpol_verdict {
 typedef void (*auth_decide_fn)(void *arg, const struct authpol_req *req,
                                struct authpol_verdict *out);
 
-/* evhttp answers some refusals itself, unseen here: a body over
- * auth_max_body (413, then close), headers over 8 KiB, broken HTTP. */
+/* Every answer is counted here, refusals too (the server speaks HTTP
+ * itself; see auth_server.c for why not evhttp). */
 struct auth_server_stats {
-  uint64_t requests;        /* every complete request evhttp handed over */
+  uint64_t requests;        /* every answer sent (a refusal too) */
   uint64_t allow_requests;  /* well-formed command=allow */
   uint64_t report_requests; /* well-formed command=report */
-  uint64_t bad_requests;    /* answered 400 (bad JSON or query), 405 (not POST), or 413
-                               (over a limit lowered by a reload since the connection opened) */
+  uint64_t bad_requests;    /* answered 400 (bad HTTP, JSON or query), 405 (not POST), 411 (no
+                               Content-Length), 413 (body over auth_max_body), 417, 431 (head
+                               over 8 KiB) or 505 (not HTTP/1.x) */
   uint64_t unauthorized;    /* answered 401: auth_api_header missing or wrong */
   uint64_t decided_allow, decided_delay, decided_reject; /* allow verdicts sent */
+  uint64_t conns_current, conns_total;
+  uint64_t conns_refused; /* closed at once: max_connections were open */
+  uint64_t timeouts;      /* closed idle, or sending or reading too slowly (60 s) */
 };
 
 /* Listen on c->auth_listen ("inet:HOST:PORT", "unix:/path") with the
- * settings of c (copied). NULL with err set on failure (nothing left
- * open). Caller frees with auth_server_free(). */
+ * settings of c (copied; at most c->max_connections connections). NULL
+ * with err set on failure (nothing left open). Caller frees with
+ * auth_server_free(). */
 struct auth_server *auth_server_new(struct event_base *base, const struct conf *c,
                                     auth_decide_fn decide, void *arg, char *err, size_t errlen);
 /* Take the reloadable settings of c (api header, body limit); c may be freed after. */

@@ -1,4 +1,4 @@
-/* listeners.c - evconnlisteners for policy and control sockets.
+/* listeners.c - evconnlisteners for the policy, auth policy and control sockets.
  *
  * A unix socket path left by a dead process is removed, but one that still
  * answers is refused: two mailfuse processes must not share a socket.
@@ -6,6 +6,7 @@
 #include "sources/listeners.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -102,6 +103,19 @@ static int prepare_unix(const char *path, struct sockaddr_un *sun, char *err, si
   return 0;
 }
 
+/* "HOST:PORT" ("[v6]:PORT"), and port 0 (any free port, for tests) too,
+ * which evutil_parse_sockaddr_port() refuses. 0 or -1. */
+static int parse_inet(const char *hp, struct sockaddr_storage *ss, int *sl) {
+  if (evutil_parse_sockaddr_port(hp, (struct sockaddr *)ss, sl) == 0) return 0;
+  const char *colon = strrchr(hp, ':');
+  char host[128];
+  if (!colon || strcmp(colon, ":0") != 0 || (size_t)(colon - hp) >= sizeof host) return -1;
+  memcpy(host, hp, (size_t)(colon - hp));
+  host[colon - hp] = 0;
+  if (strchr(host, ':') && host[0] != '[') return -1; /* "::1:0" is ambiguous */
+  return evutil_parse_sockaddr_port(host, (struct sockaddr *)ss, sl);
+}
+
 static struct evconnlistener *open_one(struct event_base *base, const char *spec, int mode,
                                        struct cbarg *cb, char **path_out, char *err,
                                        size_t errlen) {
@@ -119,7 +133,7 @@ static struct evconnlistener *open_one(struct event_base *base, const char *spec
   } else if (strncmp(spec, "inet:", 5) == 0) {
     struct sockaddr_storage ss;
     int sl = sizeof ss;
-    if (evutil_parse_sockaddr_port(spec + 5, (struct sockaddr *)&ss, &sl) < 0) {
+    if (parse_inet(spec + 5, &ss, &sl) < 0) {
       snprintf(err, errlen, "cannot parse listener address '%s'", spec);
       return NULL;
     }
@@ -162,6 +176,19 @@ struct listener_set *listeners_open(struct event_base *base, char *const *specs,
     evconnlistener_set_error_cb(ls->v[i], on_accept_error);
   }
   return ls;
+}
+
+int listeners_port(const struct listener_set *ls) {
+  for (size_t i = 0; ls && i < ls->n; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (ls->paths[i] || !ls->v[i] ||
+        getsockname(evconnlistener_get_fd(ls->v[i]), (struct sockaddr *)&ss, &sl) < 0)
+      continue;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  }
+  return -1;
 }
 
 void listeners_close(struct listener_set *ls) {
