@@ -56,7 +56,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tests/bed/testlib.sh
 . "$REPO/tests/bed/testlib.sh"
 BED="$REPO/tests/bed/bed.sh"
-CLIENT="$REPO/tests/integration/login_guard_client.py"
+CLIENT="$REPO/tests/lib/login_guard_client.py"
 MAILFUSE=${MAILFUSE:-$REPO/build/mailfuse}
 T0=$(date +%s%N)
 
