@@ -261,15 +261,16 @@ static struct answer answer_to(const struct http_req *r, int code) {
 /* One whole answer, JSON body body[0..len), into b; counted as a request. */
 static void put_answer(struct aconn *c, struct batch *b, const struct answer *a, const char *body,
                        size_t len) {
-  char num[24];
+  char num[24], *d = num + sizeof num; /* the length's digits, right to left */
   const char *line = status_line(a->code), *date = http_date(c->s);
-  int n = snprintf(num, sizeof num, "%zu", len);
+  size_t v = len;
+  do *--d = (char)('0' + v % 10); while ((v /= 10) && d > num);
   c->s->st.requests++;
   put(b, line, strlen(line));
   PUT(b, "Date: ");
   put(b, date, strlen(date));
   PUT(b, "\r\nContent-Type: application/json\r\nContent-Length: ");
-  put(b, num, (size_t)n);
+  put(b, d, (size_t)(num + sizeof num - d));
   if (a->close) PUT(b, "\r\nConnection: close");
   else if (a->keep_10) PUT(b, "\r\nConnection: keep-alive");
   PUT(b, "\r\n\r\n");
@@ -304,9 +305,10 @@ static int run_decide(struct auth_server *s, const struct authpol_req *req, char
   return authpol_format(v.status, v.msg, out, outlen);
 }
 
-/* An authorized POST: parse, decide; the HTTP status, the JSON (or why) in out. */
+/* An authorized POST: parse, decide; the HTTP status, the JSON (or why)
+ * in out, its length in *outn. */
 static int handle_post(struct auth_server *s, const struct http_req *r, const char *body,
-                       char *out, size_t outlen) {
+                       char *out, size_t outlen, size_t *outn) {
   char query[AUTHPOL_QUERY_MAX + 2]; /* one byte more than allowed: "query too long" */
   char why[AUTHPOL_WHY_MAX];
   struct authpol_req req; /* about 4 KiB: fine on the loop's stack */
@@ -322,6 +324,7 @@ static int handle_post(struct auth_server *s, const struct http_req *r, const ch
     snprintf(out, outlen, "reply too long");
     return 500;
   }
+  *outn = (size_t)n;
   return 200;
 }
 
@@ -338,9 +341,10 @@ static void answer(struct aconn *c, const struct http_req *r, const char *body, 
     put_refusal(c, b, answer_to(r, 401), out);
     return;
   }
-  struct answer a = answer_to(r, handle_post(s, r, body, out, sizeof out));
+  size_t n = 0;
+  struct answer a = answer_to(r, handle_post(s, r, body, out, sizeof out, &n));
   if (a.code != 200) put_refusal(c, b, a, out);
-  else put_answer(c, b, &a, out, strlen(out));
+  else put_answer(c, b, &a, out, n);
 }
 
 /* The request at p (avail bytes): answered into b and its length returned,

@@ -29,8 +29,9 @@ static long fail(enum http_err *err, enum http_err e) {
 
 /* RFC 9110 5.6.2 tchar */
 static bool is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
+    return true;
+  return c && strchr("!#$%&'*+.^_`|~", c) != NULL;
 }
 
 static bool is_token(struct strview v) {
@@ -194,8 +195,8 @@ static int parse_lines(const char *p, const char *stop, const struct http_api *a
   for (bool first = true; p < stop; first = false) {
     const char *cr = memchr(p, '\r', (size_t)(stop - p)); /* found: stop ends in CRLF */
     if (cr[1] != '\n') return (int)fail(err, HTTP_ERR_SYNTAX);
+    /* no check for a bare LF here: every byte of a line is checked below */
     struct strview line = sv_mk(p, (size_t)(cr - p));
-    if (memchr(line.p, '\n', line.len)) return (int)fail(err, HTTP_ERR_SYNTAX);
     int rc = first ? parse_request_line(line, req, err) : header_line(line, req, &h, err);
     if (rc < 0) return -1;
     p = cr + 2;
