@@ -61,12 +61,6 @@ struct contain {
   bool stopping; /* contain_free: nothing new is queued */
 };
 
-/* Which job carries which alert event. */
-struct alert_job {
-  struct fx_job *job;
-  char event[12];
-};
-
 /* ---------------------------------------------------------------- incidents */
 
 static struct incident *find(const struct contain *c, uint64_t id) {
@@ -438,10 +432,6 @@ static void deny_done(void *arg) {
 }
 
 /* ---------------------------------------------------------------- opening */
-
-struct gather {
-  struct incident *in;
-};
 
 static void gather_recent(void *arg, const struct recent_ev *e) {
   struct incident *in = arg;
