@@ -106,3 +106,35 @@ bed_install_or_bail() {  # MAILFUSE must exist; bed.sh install (fast when instal
   if timeout 900 "$BED" install > /tmp/mf-bed-install.$$.log 2>&1; then tap_ok "bed.sh install"; rm -f /tmp/mf-bed-install.$$.log
   else diag_file /tmp/mf-bed-install.$$.log; rm -f /tmp/mf-bed-install.$$.log; bail "bed.sh install"; fi
 }
+
+# ---------------------------------------------------------------- the mailfuse under test
+# (MAILFUSE: the binary, CONF: its config, T: the test dir, MFPID: its pid)
+stop_mailfuse() { stop_pid "$MFPID"; MF_RC=$STOP_RC; MFPID=""; }  # sets MF_RC
+ctl() { timeout 15 "$MAILFUSE" ctl -c "$CONF" "$@" 2>>"$T/ctl.err"; }
+ctl_json() { timeout 15 "$MAILFUSE" ctl -c "$CONF" --json "$@" 2>>"$T/ctl.err"; }
+
+# The closing checks of a test with a live mailfuse (LOG: its log) in front of
+# the bed's Postfix (MAILLOG): no internal or store errors, no policy warnings
+# or fatal lines in the maillog, no crash, a clean SIGTERM; on failure the
+# tails of the logs (plus any FILE... given); the elapsed time since T0; the plan.
+mf_final_checks() {
+  local st f
+  st=$(ctl_json status)
+  tap_check "ctl status: no internal errors, store errors 0" \
+    [ "$(json_get "$st" '(d["errors"]["internal"], d["store"]["errors"])' 2>/dev/null)" = '[0, 0]' ] || diag "status: $st"
+  tap_check "maillog: no 'warning: problem talking to server'" bash -c "! grep -q 'warning: problem talking to server' '$MAILLOG'" ||
+    diag "$(grep 'problem talking to server' "$MAILLOG" | head -5)"
+  tap_check "maillog: no fatal/panic lines" bash -c "! grep -Eq 'postfix/[a-z/]+\\[[0-9]+\\]: (fatal|panic):' '$MAILLOG'" ||
+    diag "$(grep -E '(fatal|panic):' "$MAILLOG" | head -5)"
+  tap_check "mailfuse log: no crash / sanitizer report" bash -c "! grep -Eq 'AddressSanitizer|runtime error:|Segmentation|Assertion' '$LOG'" ||
+    diag_file "$LOG" 20
+  stop_mailfuse
+  tap_check "SIGTERM: exit status 0" [ "$MF_RC" = 0 ] || diag "exit status $MF_RC"
+  if [ "$TAP_FAILED" != 0 ]; then
+    diag_file "$LOG" 40
+    diag_file "$MAILLOG" 15
+    for f in "$T/ctl.err" "$@"; do [ -s "$f" ] && diag_file "$f" 10; done
+  fi
+  diag "elapsed $(( ($(date +%s%N) - T0) / 1000000 )) ms"
+  tap_done
+}

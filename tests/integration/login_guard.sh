@@ -80,7 +80,6 @@ TRAVEL2_IP=192.0.2.8      # US: carol, a traveller
 need_root_or_skip
 
 T=""; MFPID=""; BED_UP=0
-stop_mailfuse() { stop_pid "$MFPID"; MF_RC=$STOP_RC; MFPID=""; }  # sets MF_RC
 cleanup() { stop_mailfuse; bed_teardown; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -150,8 +149,6 @@ diag "dir $T  policy $POLICY  auth $AUTHURL  submission $SUBMISSION_PORT  smtp $
 if "$MAILFUSE" check-config "$CONF" > "$T/check.out" 2>&1; then tap_ok "check-config accepts the test config"
 else diag_file "$T/check.out"; bail "check-config accepts the test config"; fi
 
-ctl() { timeout 15 "$MAILFUSE" ctl -c "$CONF" "$@" 2>>"$T/ctl.err"; }
-ctl_json() { timeout 15 "$MAILFUSE" ctl -c "$CONF" --json "$@" 2>>"$T/ctl.err"; }
 mf_ready() { kill -0 "$MFPID" 2>/dev/null && port_listening "$PP" && port_listening "$AP" && ctl status >/dev/null; }
 start_mailfuse() {
   echo "---- start $(date +%T.%N)" >> "$LOG"

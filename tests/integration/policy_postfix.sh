@@ -25,7 +25,6 @@ T0=$(date +%s%N)
 need_root_or_skip
 
 T=""; MFPID=""; BED_UP=0
-stop_mailfuse() { stop_pid "$MFPID"; MF_RC=$STOP_RC; MFPID=""; }  # sets MF_RC
 cleanup() { stop_mailfuse; bed_teardown; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -73,8 +72,6 @@ diag "mailfuse $MAILFUSE"
 if "$MAILFUSE" check-config "$CONF" > "$T/check.out" 2>&1; then tap_ok "check-config accepts the test config"
 else diag_file "$T/check.out"; bail "check-config accepts the test config"; fi
 
-ctl() { timeout 15 "$MAILFUSE" ctl -c "$CONF" "$@" 2>>"$T/ctl.err"; }
-ctl_json() { timeout 15 "$MAILFUSE" ctl -c "$CONF" --json "$@" 2>>"$T/ctl.err"; }
 policy_ready() {
   if [ "${POLICY_UNIX:-0}" = 1 ]; then [ -S "$T/policy.sock" ]; else port_listening "$PP"; fi
 }
@@ -210,22 +207,4 @@ out=$(send_json bob bobpw 1)
 tap_check "bob released again: accepted" [ "$(json_get "$out" 'd["accepted"]')" = 1 ] || diag "$(replies_of "$out")"
 
 # ---------------------------------------------------------------- logs and counters
-st=$(ctl_json status)
-tap_check "ctl status: no internal errors, store errors 0" \
-  [ "$(json_get "$st" '(d["errors"]["internal"], d["store"]["errors"])' 2>/dev/null)" = '[0, 0]' ] || diag "status: $st"
-tap_check "maillog: no 'warning: problem talking to server'" bash -c "! grep -q 'warning: problem talking to server' '$MAILLOG'" ||
-  diag "$(grep 'problem talking to server' "$MAILLOG" | head -5)"
-tap_check "maillog: no fatal/panic lines" bash -c "! grep -Eq 'postfix/[a-z/]+\\[[0-9]+\\]: (fatal|panic):' '$MAILLOG'" ||
-  diag "$(grep -E '(fatal|panic):' "$MAILLOG" | head -5)"
-tap_check "mailfuse log: no crash / sanitizer report" bash -c "! grep -Eq 'AddressSanitizer|runtime error:|Segmentation|Assertion' '$LOG'" ||
-  diag_file "$LOG" 20
-
-stop_mailfuse
-tap_check "final SIGTERM: exit status 0" [ "$MF_RC" = 0 ] || diag "exit status $MF_RC"
-if [ "$TAP_FAILED" != 0 ]; then
-  diag_file "$LOG" 25
-  diag_file "$MAILLOG" 15
-  [ -s "$T/ctl.err" ] && diag_file "$T/ctl.err" 10
-fi
-diag "elapsed $(( ($(date +%s%N) - T0) / 1000000 )) ms"
-tap_done
+mf_final_checks

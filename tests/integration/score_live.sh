@@ -39,7 +39,6 @@ T0=$(date +%s%N)
 need_root_or_skip
 
 T=""; MFPID=""; BED_UP=0
-stop_mailfuse() { stop_pid "$MFPID"; MF_RC=$STOP_RC; MFPID=""; }  # sets MF_RC
 cleanup() { stop_mailfuse; bed_teardown; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -137,8 +136,6 @@ diag "mailfuse $MAILFUSE"
 if "$MAILFUSE" check-config "$CONF" > "$T/check.out" 2>&1; then tap_ok "check-config accepts the test config"
 else diag_file "$T/check.out"; bail "check-config accepts the test config"; fi
 
-ctl() { timeout 15 "$MAILFUSE" ctl -c "$CONF" "$@" 2>>"$T/ctl.err"; }
-ctl_json() { timeout 15 "$MAILFUSE" ctl -c "$CONF" --json "$@" 2>>"$T/ctl.err"; }
 mf_ready() { kill -0 "$MFPID" 2>/dev/null && port_listening "$PP" && ctl status >/dev/null; }
 start_mailfuse() {
   echo "---- start $(date +%T.%N)" >> "$LOG"
@@ -278,20 +275,4 @@ diag "$(ctl explain alice)"
 diag "---- decisions"
 diag "$(grep -E 'decision' "$LOG" | grep -v 'action=DUNNO' | head -5 | cut -c1-400)"
 
-st=$(ctl_json status)
-tap_check "ctl status: no internal errors, store errors 0" \
-  [ "$(json_get "$st" '(d["errors"]["internal"], d["store"]["errors"])' 2>/dev/null)" = '[0, 0]' ] || diag "status: $st"
-tap_check "maillog: no 'warning: problem talking to server'" bash -c "! grep -q 'warning: problem talking to server' '$MAILLOG'" ||
-  diag "$(grep 'problem talking to server' "$MAILLOG" | head -5)"
-tap_check "mailfuse log: no crash / sanitizer report" bash -c "! grep -Eq 'AddressSanitizer|runtime error:|Segmentation|Assertion' '$LOG'" ||
-  diag_file "$LOG" 20
-
-stop_mailfuse
-tap_check "SIGTERM: exit status 0" [ "$MF_RC" = 0 ] || diag "exit status $MF_RC"
-if [ "$TAP_FAILED" != 0 ]; then
-  diag_file "$LOG" 25
-  diag_file "$MAILLOG" 15
-  [ -s "$T/ctl.err" ] && diag_file "$T/ctl.err" 10
-fi
-diag "elapsed $(( ($(date +%s%N) - T0) / 1000000 )) ms"
-tap_done
+mf_final_checks
