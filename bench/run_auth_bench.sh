@@ -61,189 +61,36 @@ KEEP_TMP=${KEEP_TMP:-0}
 RESULTS_FILE=${RESULTS_FILE:-}
 RAW_FILE=${RAW_FILE:-}
 
-# PIN=1: a 1-connection ping-pong is fast when the scheduler puts client and
-# server on one CPU and several times slower when it does not, run to run.
-SRV_CPU=()
-LOAD_CPU=()
-if [[ $PIN == 1 ]] && (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then
-    SRV_CPU=(taskset -c 0)
-    LOAD_CPU=(taskset -c 1)
-fi
-
-TMP=$(mktemp -d /tmp/mailfuse-auth-bench.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()   # processes we started (killed on exit)
-
-log() { printf '# %s\n' "$*" >&2; }
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-    local rc=$?
-    set +e
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        (( alive == 0 )) && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    if [[ $KEEP_TMP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
+bench_init mailfuse-auth-bench
 
 # ------------------------------------------------------------------ tools
 
-LOAD=$BUILD_DIR/bench/auth_load
-FLOOR=$BUILD_DIR/bench/auth_floor_server
-if [[ ! -x $LOAD || ! -x $FLOOR || $LOAD -ot $HERE/auth_load.c || $FLOOR -ot $HERE/auth_floor_server.c ]]; then
-    log "compiling auth_load and auth_floor_server into $TMP/bin"
-    mkdir -p "$TMP/bin"
-    CC=${CC:-cc}
-    $CC -O2 -std=c11 -Wall -Wextra -Werror -pthread -o "$TMP/bin/auth_load" "$HERE/auth_load.c"
-    $CC -O2 -std=c11 -Wall -Wextra -Werror -o "$TMP/bin/auth_floor_server" "$HERE/auth_floor_server.c"
-    LOAD=$TMP/bin/auth_load
-    FLOOR=$TMP/bin/auth_floor_server
-fi
+LOAD=$(bench_tool auth_load auth_load.c "${LOADGEN_SRC[@]}")
+FLOOR=$(bench_tool auth_floor_server auth_floor_server.c "${FLOOR_SRC[@]}")
 MAILFUSE=$BUILD_DIR/mailfuse
-
-port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
-pick_port() {
-    local p=$1
-    for _ in $(seq 1 50); do
-        if port_free "$p"; then echo "$p"; return 0; fi
-        p=$((p + 10))
-    done
-    echo "no free port near $1" >&2
-    return 1
-}
-
-# wait_ready TARGET PID SECONDS: probe (one good login) until it is answered
-wait_ready() {
-    local target=$1 pid=$2 secs=$3
-    for _ in $(seq 1 $((secs * 5))); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "server pid $pid died before answering on $target"
-            return 1
-        fi
-        if "$LOAD" -q --probe --timeout 2 -s "$target" --api-header "$API_HEADER" \
-               --account-offset 9999999 --width 7 >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    log "no answer on $target after ${secs}s"
-    return 1
-}
-
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
-
-# get KEY from an auth_load key=value line
-get() {
-    local key=$1 line=$2 kv
-    for kv in $line; do
-        if [[ $kv == "$key="* ]]; then echo "${kv#*=}"; return; fi
-    done
-    echo "?"
-}
-
-ROWS=$TMP/rows.md
-: > "$ROWS"
-NOTES=$TMP/notes.md
-: > "$NOTES"
 
 # run_point NAME TARGET CONNS [auth_load args...]: one row of the table
 run_point() {
     local name=$1 target=$2 conns=$3
     shift 3
-    local line limit=$((DURATION + ${WARMUP%.*} + 30 + 40))
-    line=$(timeout "$limit" "${LOAD_CPU[@]}" "$LOAD" -q -s "$target" -c "$conns" -t "$LOADGEN_THREADS" \
+    local line cells
+    line=$(load_line $((DURATION + ${WARMUP%.*} + 30 + 40)) -s "$target" -c "$conns" -t "$LOADGEN_THREADS" \
             -d "$DURATION" -w "$WARMUP" -a "$ACCOUNTS" --clients "$CLIENTS" --fail-pct "$FAIL_PCT" \
-            --smtp-pct "$SMTP_PCT" --api-header "$API_HEADER" --connect-wait 30 "$@" 2>&1 | tail -n 1) || true
+            --smtp-pct "$SMTP_PCT" --api-header "$API_HEADER" --connect-wait 30 "$@")
     [[ -n $RAW_FILE ]] && printf '%s %s\n' "$name" "$line" >> "$RAW_FILE"
     log "$name c=$conns: $line"
-    if [[ $line != *"rps="* ]]; then
+    if cells=$(row_cells "$line" "$conns" answers); then
+        printf '| %s | %s |%s\n' "$name" "$conns" "$cells" >> "$ROWS"
+    else
         printf '| %s | %s | failed | | | | %s | |\n' "$name" "$conns" "${line:0:60}" >> "$ROWS"
-        return
     fi
-    local rps p50 p99 p999 errs answers up
-    rps=$(get rps "$line"); p50=$(get p50_us "$line"); p99=$(get p99_us "$line")
-    p999=$(get p999_us "$line"); errs=$(get errors "$line"); answers=$(get answers "$line")
-    up=$(get up "$line")
-    [[ $up != "$conns" ]] && errs="$errs (only $up/$conns conns served)"
-    printf '| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s |\n' \
-        "$name" "$conns" "$rps" "$p50" "$p99" "$p999" "$errs" "${answers//,/, }" >> "$ROWS"
-}
-
-# start_server LOGFILE CMD...: CMD in the background under timeout(1), so it
-# ends by itself after SERVER_LIFETIME even if this script is killed. Sets
-# SRV_PID (the server itself) and SRV_WRAP (the timeout process).
-start_server() {
-    local logf=$1
-    shift
-    timeout --kill-after=10 "$SERVER_LIFETIME" "${SRV_CPU[@]}" "$@" > "$logf" 2>&1 &
-    SRV_WRAP=$!
-    PIDS+=("$SRV_WRAP")
-    SRV_PID=""
-    for _ in $(seq 1 100); do
-        SRV_PID=$(ps -o pid= --ppid "$SRV_WRAP" 2>/dev/null | head -n 1 | tr -d ' ')
-        if [[ -n $SRV_PID ]]; then break; fi
-        sleep 0.05
-    done
-    if [[ -n $SRV_PID ]]; then PIDS+=("$SRV_PID"); else SRV_PID=$SRV_WRAP; fi
-}
-
-# stop_server PID WRAP NAME: SIGTERM, wait up to 15 s, note how it ended
-stop_server() {
-    local pid=$1 wrap=$2 name=$3 rc=0
-    if ! kill -TERM "$pid" 2>/dev/null; then
-        echo "- $name (pid $pid) was already gone before the end (crash?)." >> "$NOTES"
-    fi
-    for _ in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "- $name did not stop within 15 s of SIGTERM (killed)." >> "$NOTES"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$wrap" 2>/dev/null || rc=$?
-    if (( rc != 0 && rc != 143 )); then
-        echo "- $name exited with status $rc after SIGTERM." >> "$NOTES"
-    fi
-}
-
-want() { [[ " $TARGETS " == *" $1 "* ]]; }
-
-# idle share of all CPUs over one second: anything else running skews every figure
-cpu_idle_pct() {
-    local a b
-    a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-        t = y[2] - x[2]; if (t <= 0) print "?"; else printf "%.0f", 100 * (y[1] - x[1]) / t }'
-}
-busy_note() {
-    local idle
-    idle=$(cpu_idle_pct)
-    if [[ $idle != "?" ]] && (( idle < 90 )); then
-        echo "- CPU only ${idle}% idle $1; busiest: $(ps -eo pcpu=,comm= --sort=-pcpu | head -n 3 | awk '{ printf "%s %s%%; ", $2, $1 }')figures are low." >> "$NOTES"
-        log "warning: CPU only ${idle}% idle $1"
-    fi
-    echo "$idle"
 }
 
 log "tmp dir $TMP; load generator $LOAD"
 log "conns: $CONNS; accounts: $ACCOUNTS; clients: $CLIENTS; fail ${FAIL_PCT}%; smtp ${SMTP_PCT}%; ${DURATION}s after ${WARMUP}s warmup"
-for _ in $(seq 1 $(( (WAIT_IDLE + 1) / 2 ))); do
-    idle=$(cpu_idle_pct)
-    if [[ $idle == "?" ]] || (( idle >= 90 )); then break; fi
-    log "CPU ${idle}% idle; waiting for it to be idle (WAIT_IDLE=${WAIT_IDLE}s)"
-    sleep 1
-done
+wait_idle
 IDLE_START=$(busy_note "before the run")
 
 # ------------------------------------------------------------------ mailfuse
@@ -253,11 +100,7 @@ write_mailfuse_conf() {
     local dir=$1 port=$2 aport=$3 src=$ROOT/etc/mailfuse.conf
     if [[ -f $src ]]; then
         # drop the keys we set (possibly spanning lines)
-        awk '
-          skip && /;/ { skip = 0; next }
-          skip { next }
-          /^[ \t]*(listen|auth_listen|auth_api_header|state_dir|control_socket)[ \t]*[=:]/ { if ($0 !~ /;/) skip = 1; next }
-          { print }' "$src" > "$dir/mailfuse.conf"
+        conf_without "$src" 'listen|auth_listen|auth_api_header|state_dir|control_socket' > "$dir/mailfuse.conf"
     else
         echo 'local_domains = [ "example.edu" ];' > "$dir/mailfuse.conf"
     fi
@@ -290,7 +133,7 @@ mailfuse_rows() {
     fi
     start_server "$MF/mailfuse.log" "$MAILFUSE" serve -c "$MF/mailfuse.conf"
     local pid=$SRV_PID wrap=$SRV_WRAP
-    if wait_ready "inet:127.0.0.1:$aport" "$pid" "$READY_WAIT"; then
+    if wait_ready "inet:127.0.0.1:$aport" "$pid" "$READY_WAIT" --api-header "$API_HEADER"; then
         local range=0
         for c in $CONNS; do
             range=$((range + 1))
@@ -302,7 +145,7 @@ mailfuse_rows() {
         echo "- mailfuse: started, but no answer to auth policy requests on auth_listen within ${READY_WAIT}s (is the auth server wired into the daemon yet?), skipped; log tail: $(tail -n 2 "$MF/mailfuse.log" | tr '\n' ' ')" >> "$NOTES"
     fi
     stop_server "$pid" "$wrap" mailfuse
-    grep -E '\[(error|crit|alert|emerg)\]' "$MF/mailfuse.log" | head -n 5 | sed 's/^/- mailfuse log: /' >> "$NOTES" || true
+    mailfuse_log_notes "$MF/mailfuse.log"
 }
 if want mailfuse; then mailfuse_rows; fi
 
@@ -313,7 +156,7 @@ if want floor; then
     start_server "$TMP/floor.log" "$FLOOR" -q -l "inet:127.0.0.1:$F_PORT"
     F_PID=$SRV_PID
     F_WRAP=$SRV_WRAP
-    if wait_ready "inet:127.0.0.1:$F_PORT" "$F_PID" 10; then
+    if wait_ready "inet:127.0.0.1:$F_PORT" "$F_PID" 10 --api-header "$API_HEADER"; then
         for c in $CONNS; do run_point "auth_floor_server (floor)" "inet:127.0.0.1:$F_PORT" "$c"; done
     else
         echo "- auth_floor_server did not answer: $(tail -n 2 "$TMP/floor.log" | tr '\n' ' ')" >> "$NOTES"
@@ -325,18 +168,13 @@ fi
 
 IDLE_END=$(busy_note "after the run")
 {
-    echo "Auth policy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r); CPU idle before the run ${IDLE_START}%, after ${IDLE_END}%."
-    if (( ${#SRV_CPU[@]} )); then echo "Servers pinned to CPU 0, load generator to CPU 1 (PIN=1)."; else echo "Not pinned to CPUs."; fi
+    echo "$(machine_line "Auth policy benchmark")."
+    pin_line
     echo "Load: auth_load -t $LOADGEN_THREADS over TCP 127.0.0.1, HTTP/1.1 keep-alive, one outstanding request per connection; logins of $ACCOUNTS accounts round-robin (a new range per mailfuse row) from $CLIENTS addresses, ${FAIL_PCT}% failed (allow + report) and the rest good (allow, allow, report), ${SMTP_PCT}% SMTP AUTH; header \"${API_HEADER%%:*}\" sent; ${DURATION}s after ${WARMUP}s warmup. Latency: request sent -> response read, in µs. Answers: s0 = 200 with status 0, sN = status N, hNNN = HTTP NNN."
     echo
     echo "| server | conns | req/s | p50 µs | p99 µs | p99.9 µs | errors | answers |"
     echo "|---|---|---|---|---|---|---|---|"
     cat "$ROWS"
-    if [[ -s $NOTES ]]; then
-        echo
-        cat "$NOTES"
-    fi
-} > "$TMP/report.md"
-cat "$TMP/report.md"
-[[ -n $RESULTS_FILE ]] && cp "$TMP/report.md" "$RESULTS_FILE"
+    notes_tail
+} | emit_report
 exit 0

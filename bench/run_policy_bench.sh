@@ -74,195 +74,42 @@ RAW_FILE=${RAW_FILE:-}
 SENDER_DOMAINS=${SENDER_DOMAINS:-10000}
 CLIENTS=${CLIENTS:-$ACCOUNTS}
 
-SRV_CPU=()
-LOAD_CPU=()
-if [[ $PIN == 1 ]] && (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then
-    SRV_CPU=(taskset -c 0)
-    LOAD_CPU=(taskset -c 1)
-fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
+bench_init mailfuse-bench
+CREATED_POLICY_RC=0
+# shellcheck disable=SC2317  # invoked by bench_cleanup
+bench_cleanup_hook() {
+    if (( CREATED_POLICY_RC )); then rm -f /usr/sbin/policy-rc.d; fi
+}
 
 MAXCONN=0
 for c in $CONNS; do
     if (( c > MAXCONN )); then MAXCONN=$c; fi
 done
 
-TMP=$(mktemp -d /tmp/mailfuse-bench.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()             # processes we started (killed on exit)
-PGIDS=()            # process groups we started (postfwd2 forks a tree)
-CREATED_POLICY_RC=0
-
-log() { printf '# %s\n' "$*" >&2; }
-
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() {
-    local rc=$?
-    set +e
-    for pg in "${PGIDS[@]}"; do
-        kill -TERM -- "-$pg" 2>/dev/null
-    done
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        for pg in "${PGIDS[@]}"; do kill -0 -- "-$pg" 2>/dev/null && alive=1; done
-        (( alive == 0 )) && break
-        sleep 0.1
-    done
-    for pg in "${PGIDS[@]}"; do kill -KILL -- "-$pg" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    if (( CREATED_POLICY_RC )); then rm -f /usr/sbin/policy-rc.d; fi
-    if [[ $KEEP_TMP == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # ------------------------------------------------------------------ tools
 
-LOAD=$BUILD_DIR/bench/policy_load
-DUNNO=$BUILD_DIR/bench/dunno_server
-if [[ ! -x $LOAD || ! -x $DUNNO || $LOAD -ot $HERE/policy_load.c || $DUNNO -ot $HERE/dunno_server.c ]]; then
-    log "compiling policy_load and dunno_server into $TMP/bin"
-    mkdir -p "$TMP/bin"
-    CC=${CC:-cc}
-    $CC -O2 -std=c11 -Wall -Wextra -Werror -pthread -o "$TMP/bin/policy_load" "$HERE/policy_load.c"
-    $CC -O2 -std=c11 -Wall -Wextra -Werror -o "$TMP/bin/dunno_server" "$HERE/dunno_server.c"
-    LOAD=$TMP/bin/policy_load
-    DUNNO=$TMP/bin/dunno_server
-fi
+LOAD=$(bench_tool policy_load policy_load.c "${LOADGEN_SRC[@]}")
+DUNNO=$(bench_tool dunno_server dunno_server.c "${FLOOR_SRC[@]}")
 MAILFUSE=$BUILD_DIR/mailfuse
-
-port_free() { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
-pick_port() {
-    local p=$1
-    for _ in $(seq 1 50); do
-        if port_free "$p"; then echo "$p"; return 0; fi
-        p=$((p + 10))
-    done
-    echo "no free port near $1" >&2
-    return 1
-}
-
-# wait_ready TARGET PID SECONDS: probe until the server answers
-wait_ready() {
-    local target=$1 pid=$2 secs=$3
-    for _ in $(seq 1 $((secs * 5))); do
-        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-            log "server pid $pid died before answering on $target"
-            return 1
-        fi
-        if "$LOAD" -q --probe --timeout 2 -s "$target" --account-offset 9999999 --width 7 >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    log "no answer on $target after ${secs}s"
-    return 1
-}
-
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
-
-# get KEY from a policy_load key=value line
-get() {
-    local key=$1 line=$2 kv
-    for kv in $line; do
-        if [[ $kv == "$key="* ]]; then echo "${kv#*=}"; return; fi
-    done
-    echo "?"
-}
-
-ROWS=$TMP/rows.md
-: > "$ROWS"
-NOTES=$TMP/notes.md
-: > "$NOTES"
 
 # run_point NAME TRANSPORT TARGET CONNS DURATION WARMUP [policy_load args...]
 run_point() {
     local name=$1 transport=$2 target=$3 conns=$4 dur=$5 warm=$6
     shift 6
-    local cwait=30 line
-    local limit=$((dur + ${warm%.*} + cwait + 40))
-    line=$(timeout "$limit" "${LOAD_CPU[@]}" "$LOAD" -q -s "$target" -c "$conns" -t "$LOADGEN_THREADS" \
-            -d "$dur" -w "$warm" -a "$ACCOUNTS" -r "$RCPTS" --connect-wait "$cwait" "$@" 2>&1 | tail -n 1) || true
+    local cwait=30 line cells
+    line=$(load_line $((dur + ${warm%.*} + cwait + 40)) -s "$target" -c "$conns" -t "$LOADGEN_THREADS" \
+            -d "$dur" -w "$warm" -a "$ACCOUNTS" -r "$RCPTS" --connect-wait "$cwait" "$@")
     [[ -n $RAW_FILE ]] && printf '%s %s\n' "$name/$transport" "$line" >> "$RAW_FILE"
     log "$name $transport c=$conns: $line"
-    if [[ $line != *"rps="* ]]; then
+    if cells=$(row_cells "$line" "$conns" actions); then
+        printf '| %s | %s | %s |%s\n' "$name" "$transport" "$conns" "$cells" >> "$ROWS"
+    else
         printf '| %s | %s | %s | failed | | | | | %s |\n' "$name" "$transport" "$conns" "${line:0:60}" >> "$ROWS"
-        return
-    fi
-    local rps p50 p99 p999 errs acts up
-    rps=$(get rps "$line"); p50=$(get p50_us "$line"); p99=$(get p99_us "$line")
-    p999=$(get p999_us "$line"); errs=$(get errors "$line"); acts=$(get actions "$line")
-    up=$(get up "$line")
-    [[ $up != "$conns" ]] && errs="$errs (only $up/$conns conns served)"
-    printf '| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s |\n' \
-        "$name" "$transport" "$conns" "$rps" "$p50" "$p99" "$p999" "$errs" "${acts//,/, }" >> "$ROWS"
-}
-
-# start_server LOGFILE CMD...: run CMD in the background under timeout(1), so
-# that it ends by itself after SERVER_LIFETIME even if this script is killed.
-# Sets SRV_PID (the server itself) and SRV_WRAP (the timeout process).
-start_server() {
-    local logf=$1
-    shift
-    timeout --kill-after=10 "$SERVER_LIFETIME" "${SRV_CPU[@]}" "$@" > "$logf" 2>&1 &
-    SRV_WRAP=$!
-    PIDS+=("$SRV_WRAP")
-    SRV_PID=""
-    for _ in $(seq 1 100); do
-        SRV_PID=$(ps -o pid= --ppid "$SRV_WRAP" 2>/dev/null | head -n 1 | tr -d ' ')
-        if [[ -n $SRV_PID ]]; then break; fi
-        sleep 0.05
-    done
-    if [[ -n $SRV_PID ]]; then PIDS+=("$SRV_PID"); else SRV_PID=$SRV_WRAP; fi
-}
-
-# stop_server PID WRAP NAME: SIGTERM, wait up to 15 s, note how it ended
-stop_server() {
-    local pid=$1 wrap=$2 name=$3 rc
-    if ! kill -TERM "$pid" 2>/dev/null; then
-        echo "- $name (pid $pid) was already gone before the end (crash?)." >> "$NOTES"
-    fi
-    for _ in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "$name did not stop within 15 s of SIGTERM; killing it"
-        echo "- $name did not stop within 15 s of SIGTERM (killed)." >> "$NOTES"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rc=0
-    wait "$wrap" 2>/dev/null || rc=$?
-    if (( rc != 0 && rc != 143 )); then
-        echo "- $name exited with status $rc after SIGTERM." >> "$NOTES"
     fi
 }
 
-want() { [[ " $TARGETS " == *" $1 "* ]]; }
-
-# idle share of all CPUs over one second: the load generator and the server
-# share this machine's CPUs, so anything else running skews every figure
-cpu_idle_pct() {
-    local a b
-    a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-        t = y[2] - x[2]; if (t <= 0) print "?"; else printf "%.0f", 100 * (y[1] - x[1]) / t }'
-}
-busy_note() {
-    local idle
-    idle=$(cpu_idle_pct)
-    if [[ $idle != "?" ]] && (( idle < 90 )); then
-        echo "- CPU only ${idle}% idle $1; busiest: $(ps -eo pcpu=,comm= --sort=-pcpu | head -n 3 | awk '{ printf "%s %s%%; ", $2, $1 }')figures are low." >> "$NOTES"
-        log "warning: CPU only ${idle}% idle $1"
-    fi
-    echo "$idle"
-}
 # flush what the previous server wrote, so it does not disturb the next one
 settle() { timeout 120 sync || true; }
 
@@ -270,14 +117,7 @@ log "tmp dir $TMP; load generator $LOAD"
 log "conns: $CONNS; accounts: $ACCOUNTS; rcpts/message: $RCPTS; duration ${DURATION}s (peers ${PEER_DURATION}s), warmup ${WARMUP}s (peers ${PEER_WARMUP}s)"
 
 MEM_TABLE=""
-# wait (bounded) for the machine to be idle: builds or fuzzers running
-# beside the benchmark halve its figures
-for _ in $(seq 1 $(( (WAIT_IDLE + 1) / 2 ))); do
-    idle=$(cpu_idle_pct)
-    if [[ $idle == "?" ]] || (( idle >= 90 )); then break; fi
-    log "CPU ${idle}% idle; waiting for it to be idle (WAIT_IDLE=${WAIT_IDLE}s)"
-    sleep 1
-done
+wait_idle
 IDLE_START=$(busy_note "before the run")
 
 # ------------------------------------------------------------------ mailfuse
@@ -296,12 +136,7 @@ mailfuse_rows() {
         CONF_SRC=$ROOT/etc/mailfuse.conf
         if [[ -f $CONF_SRC ]]; then
             # drop listen/state_dir/control_socket (possibly spanning lines) ...
-            awk '
-              skip && /;/ { skip = 0; next }
-              skip { next }
-              /^[ \t]*(listen|state_dir|control_socket)[ \t]*[=:]/ { if ($0 !~ /;/) skip = 1; next }
-              /^[ \t]*score[ \t]*=/ { next }
-              { print }' "$CONF_SRC" > "$MF/mailfuse.conf"
+            conf_without "$CONF_SRC" 'listen|state_dir|control_socket' score > "$MF/mailfuse.conf"
             echo "score = $SCORE;" >> "$MF/mailfuse.conf"
         else
             log "no $CONF_SRC: using a minimal config with the spec's limits"
@@ -384,7 +219,7 @@ EOF
             stop_server "$MF_PID" "$MF_WRAP" mailfuse
             rm -rf "$MF/state"
             settle
-            grep -E '\[(error|crit|alert|emerg)\]' "$MF/mailfuse.log" | head -n 5 | sed 's/^/- mailfuse log: /' >> "$NOTES" || true
+            mailfuse_log_notes "$MF/mailfuse.log"
         fi
     fi
 }
@@ -519,9 +354,9 @@ fi
 # ------------------------------------------------------------------ report
 IDLE_END=$(busy_note "after the run")
 {
-    echo "Policy server benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r); CPU idle before the run ${IDLE_START}%, after ${IDLE_END}% (client and servers share the CPUs: anything else running skews every figure)."
+    echo "$(machine_line "Policy server benchmark") (client and servers share the CPUs: anything else running skews every figure)."
     rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
-    if (( ${#SRV_CPU[@]} )); then echo "Servers pinned to CPU 0, load generator to CPU 1 (PIN=1)."; else echo "Not pinned to CPUs."; fi
+    pin_line
     echo "mailfuse $rev with etc/mailfuse.conf (listen/state_dir/control_socket moved to a temp dir). Load: policy_load -t $LOADGEN_THREADS, one outstanding request per connection, $ACCOUNTS accounts round-robin (for mailfuse a new range of $ACCOUNTS for each row, so that no account crosses account-minute = 30), $RCPTS RCPT + 1 END-OF-MESSAGE request per message, $SENDER_DOMAINS sender domains, $CLIENTS client addresses; ${DURATION}s after ${WARMUP}s warmup (peers ${PEER_DURATION}s after ${PEER_WARMUP}s). Latency: request sent -> reply read, in µs; requests unanswered at the end count with their age then."
     echo
     echo "| server | transport | conns | req/s | p50 µs | p99 µs | p99.9 µs | errors | replies |"
@@ -531,11 +366,6 @@ IDLE_END=$(busy_note "after the run")
         echo
         echo "$MEM_TABLE"
     fi
-    if [[ -s $NOTES ]]; then
-        echo
-        cat "$NOTES"
-    fi
-} > "$TMP/report.md"
-cat "$TMP/report.md"
-[[ -n $RESULTS_FILE ]] && cp "$TMP/report.md" "$RESULTS_FILE"
+    notes_tail
+} | emit_report
 exit 0
