@@ -519,6 +519,23 @@ else
   tap_skip "nftables block/unblock" "$NFT_WHY"
 fi
 
+# ---------------------------------------------------------------- 7. release after review: delete the held mail
+out=$(ctl_json release carol --delete-held)
+tap_check "ctl release carol --delete-held" [ "$(json_get "$out" 'd["ok"]' 2>/dev/null)" = true ] || diag "got: $out"
+carol_gone() { [ "$(held_of carol@example.edu)" = 0 ] && ! grep -qE "^[a-z]+ ($(IFS='|'; echo "${C_IDS[*]}")) " <<<"$(queue_lines)"; }
+tap_check "carol's $BACKLOG_C held messages are deleted from the queue (postsuper -d by mailfuse)" wait_until 30 carol_gone ||
+  diag "queue: $(queue_lines)"
+tap_check "and never reached the sink" none_sent "${C_IDS[@]}" || diag "sent: $(sent_ids "${C_IDS[@]}")"
+carol_closed() {
+  [ "$(incident_get "$CID" '(d["closed"] != "", d["effects"].get("delete_held", {}).get("state"), d["deleted_held"])' 2>/dev/null)" = "[true, \"ok\", $BACKLOG_C]" ]
+}
+carol_audited() {
+  carol_closed && incident_get "$CID" '[t["what"] for t in d["trail"] if t["who"].startswith("ctl:")]' 2>/dev/null |
+    grep -q "held mail deleted"
+}
+tap_check "incident $CID: closed, delete_held ok, deleted_held $BACKLOG_C, the release in the trail by ctl" \
+  wait_until 10 carol_audited || diag "$(ctl_json incident "$CID")"
+
 # ---------------------------------------------------------------- logs and counters
 tap_check "webhook: one \"incident\" event each for alice and carol in the whole run" \
   [ "$(hook_count incident alice@example.edu) $(hook_count incident carol@example.edu)" = "1 1" ] || diag_file "$HOOKS"

@@ -233,6 +233,32 @@ static void test_traveller_usual_mail_passes(void **state) {
   conf_free(c);
 }
 
+
+/* Many addresses of one /24, each under the per-address threshold: the
+ * network is delayed (a botnet slice or a NAT), another network is not. */
+static void test_network_failures_delay(void **state) {
+  struct conf *c = login_conf("login_network_failures = 20;\n");
+  struct engine *e = engine_new(c);
+  struct verdict v;
+  char ip[32], acct[64];
+  for (int i = 0; i < 20; i++) {
+    snprintf(ip, sizeof ip, "203.0.113.%d", 1 + i);
+    snprintf(acct, sizeof acct, "user%d@example.edu", i % 3);
+    struct event f = {EV_LOGIN_FAIL, acct, NULL, ip, NULL, 0, NULL, NULL, NULL, NULL};
+    assert_int_equal(engine_feed(e, &f, T0 + i, &v), 0);
+  }
+  struct login_verdict lv;
+  struct event chk = {EV_LOGIN_OK, "bob@example.edu", NULL, "203.0.113.200", NULL, 0, NULL, NULL, NULL, NULL};
+  engine_login_check(e, &chk, T0 + 30, &lv);
+  assert_int_equal(lv.status, (int)c->login_delay);
+  assert_non_null(strstr(lv.reason, "this network"));
+  struct event other = {EV_LOGIN_OK, "bob@example.edu", NULL, "198.51.100.20", NULL, 0, NULL, NULL, NULL, NULL};
+  engine_login_check(e, &other, T0 + 30, &lv);
+  assert_int_equal(lv.status, 0);
+  engine_free(e);
+  conf_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_known_place_no_risk),
@@ -245,6 +271,7 @@ int main(void) {
       cmocka_unit_test(test_never_block_networks),
       cmocka_unit_test(test_unlocated_login_breaks_travel),
       cmocka_unit_test(test_traveller_usual_mail_passes),
+      cmocka_unit_test(test_network_failures_delay),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
