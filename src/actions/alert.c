@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/isotime.h"
 #include "core/log.h"
 
 struct buf {
@@ -42,14 +43,6 @@ static void bprintf(struct buf *b, const char *fmt, ...) {
   }
 }
 
-static const char *iso(int64_t t, char *buf, size_t len) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 void alert_release_cmd(const struct incident *in, char *buf, size_t len) {
   snprintf(buf, len, "mailfuse ctl release %s --release-held   (or --delete-held after review)",
            in->account);
@@ -75,9 +68,9 @@ char *alert_email(const struct conf *c, const struct incident *in, const char *e
   bprintf(&b, "Auto-Submitted: auto-generated\nMIME-Version: 1.0\n"
               "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n");
   bprintf(&b, "mailfuse on %s, incident %llu, %s at %s\n\n", host, (unsigned long long)in->id,
-          event, iso(now, t, sizeof t));
+          event, iso_time(now, t, sizeof t));
   bprintf(&b, "Account:   %s\nOpened:    %s by %s\nLevel:     %s\nReason:    %s\n", in->account,
-          iso(in->opened, t2, sizeof t2), in->by, in->level == ACT_SUSPEND ? "suspend" : "hold",
+          iso_time(in->opened, t2, sizeof t2), in->by, in->level == ACT_SUSPEND ? "suspend" : "hold",
           in->reason);
   if (in->client[0])
     bprintf(&b, "Client:    %s%s\n", in->client, in->client_blocked ? " (blocked)" : "");

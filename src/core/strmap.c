@@ -41,6 +41,13 @@ void strmap_free(struct strmap *m) {
   free(m);
 }
 
+void strmap_free_values(struct strmap *m, void (*free_value)(void *)) {
+  if (!m) return;
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->e[i].key) free_value(m->e[i].val);
+  strmap_free(m);
+}
+
 static size_t find(const struct strmap *m, const char *key, uint32_t h) {
   size_t i = h & (m->cap - 1);
   while (m->e[i].key && (m->e[i].hash != h || strcmp(m->e[i].key, key) != 0))

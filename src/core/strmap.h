@@ -9,6 +9,8 @@ struct strmap;
 /* New map; caller frees with strmap_free() (values are the caller's). */
 struct strmap *strmap_new(void);
 void strmap_free(struct strmap *m);
+/* The same, after calling free_value on every value (e.g. free). */
+void strmap_free_values(struct strmap *m, void (*free_value)(void *));
 /* Value of key, or NULL. */
 void *strmap_get(const struct strmap *m, const char *key);
 /* Set key to val (val != NULL): 0, or -1 when out of memory. */

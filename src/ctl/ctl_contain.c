@@ -6,19 +6,15 @@
 #include <time.h>
 
 #include "actions/contain.h"
+#include "core/isotime.h"
 #include "core/log.h"
 #include "daemon.h"
 
 static json_t *error_reply(const char *msg) { return json_pack("{s:b,s:s}", "ok", 0, "error", msg); }
 
 static json_t *iso(int64_t t) {
-  if (!t) return json_string("");
-  char buf[32];
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return json_string(buf);
+  char buf[ISO_TIME_MAX];
+  return json_string(t ? iso_time(t, buf, sizeof buf) : "");
 }
 
 /* Unix times of a record as ISO text, for people (--json keeps both). */

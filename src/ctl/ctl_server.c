@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "actions/contain.h"
+#include "core/isotime.h"
 #include "core/log.h"
 #include "ctl/ctl_contain.h"
 #include "daemon.h"
@@ -43,13 +44,6 @@ struct cconn {
   json_t *pending; /* reply sent when the store write is done */
   struct cconn *prev, *next;
 };
-
-static void iso_time(int64_t t, char *buf, size_t len) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static const char *iso_time_s(int64_t t, char *buf, size_t len) {
   if (!t) return "never";

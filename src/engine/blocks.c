@@ -26,11 +26,7 @@ struct blocktab *blocktab_new(void) {
 
 void blocktab_free(struct blocktab *t) {
   if (!t) return;
-  size_t pos = 0;
-  const char *k;
-  void *v;
-  while (strmap_next(t->m, &pos, &k, &v)) free(v);
-  strmap_free(t->m);
+  strmap_free_values(t->m, free);
   free(t);
 }
 

@@ -72,20 +72,12 @@ struct detect *detect_new(const struct conf *c, char *err, size_t errlen) {
   return d;
 }
 
-static void free_values(struct strmap *m) {
-  size_t pos = 0;
-  const char *k;
-  void *v;
-  while (m && strmap_next(m, &pos, &k, &v)) free(v);
-  strmap_free(m);
-}
-
 void detect_free(struct detect *d) {
   if (!d) return;
   free(d->dirty);
   domains_free(d->dom);
-  free_values(d->profiles);
-  free_values(d->ips);
+  strmap_free_values(d->profiles, free);
+  strmap_free_values(d->ips, free);
   free(d);
 }
 

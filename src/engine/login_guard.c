@@ -31,18 +31,10 @@ struct login_guard *login_guard_new(void) {
   return g;
 }
 
-static void free_map(struct strmap *m) {
-  size_t pos = 0;
-  const char *k;
-  void *v;
-  while (m && strmap_next(m, &pos, &k, &v)) free(v);
-  strmap_free(m);
-}
-
 void login_guard_free(struct login_guard *g) {
   if (!g) return;
-  free_map(g->nets);
-  free_map(g->accts);
+  strmap_free_values(g->nets, free);
+  strmap_free_values(g->accts, free);
   free(g);
 }
 

@@ -12,7 +12,8 @@ struct susptab {
   struct strmap *m;
 };
 
-static void susp_free(struct susp *s) {
+static void susp_free(void *arg) {
+  struct susp *s = arg;
   if (!s) return;
   free(s->account);
   free(s->by);
@@ -31,11 +32,7 @@ struct susptab *susptab_new(void) {
 
 void susptab_free(struct susptab *t) {
   if (!t) return;
-  size_t pos = 0;
-  const char *k;
-  void *v;
-  while (strmap_next(t->m, &pos, &k, &v)) susp_free(v);
-  strmap_free(t->m);
+  strmap_free_values(t->m, susp_free);
   free(t);
 }
 

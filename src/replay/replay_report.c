@@ -5,16 +5,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/isotime.h"
 #include "replay/replay_facts.h"
 #include "replay/replay_run.h"
 
-const char *replay_iso(int64_t t, char *buf, size_t len) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 static json_t *topk_json(const struct topk *t, const char *name) {
   json_t *a = json_array();
@@ -36,7 +30,7 @@ static json_t *containment_json(const struct acct_stats *a) {
   char ts[32];
   if (!a->contained_ts) return json_null();
   return json_pack("{s:s,s:s,s:I,s:I}", "action", conf_action_name(a->contained_action), "at",
-                   replay_iso(a->contained_ts, ts, sizeof ts), "messages_before",
+                   iso_time(a->contained_ts, ts, sizeof ts), "messages_before",
                    (json_int_t)a->msgs_before_containment, "recipients_before",
                    (json_int_t)a->rcpts_before_containment);
 }
@@ -45,22 +39,22 @@ static json_t *acct_json(const struct acct_stats *a) {
   char ts[32];
   json_t *marks = json_array(), *logins = json_array(), *hours = json_array();
   for (size_t i = 0; i < a->nmarks; i++)
-    json_array_append_new(marks, json_pack("{s:s,s:s,s:s}", "at", replay_iso(a->marks[i].ts, ts, sizeof ts),
+    json_array_append_new(marks, json_pack("{s:s,s:s,s:s}", "at", iso_time(a->marks[i].ts, ts, sizeof ts),
                                            "action", conf_action_name(a->marks[i].action), "reason",
                                            a->marks[i].reason));
   for (size_t i = 0; i < a->nlogins; i++)
-    json_array_append_new(logins, json_pack("{s:s,s:s,s:b}", "at", replay_iso(a->logins[i].ts, ts, sizeof ts),
+    json_array_append_new(logins, json_pack("{s:s,s:s,s:b}", "at", iso_time(a->logins[i].ts, ts, sizeof ts),
                                             "address", a->logins[i].ip, "ok", a->logins[i].ok));
   for (size_t i = 0; i < a->nhours; i++)
     json_array_append_new(hours, json_pack("{s:s,s:i,s:i}", "hour",
-                                           replay_iso(a->hours[i].hour * 3600, ts, sizeof ts),
+                                           iso_time(a->hours[i].hour * 3600, ts, sizeof ts),
                                            "messages", a->hours[i].msgs, "recipients", a->hours[i].rcpts));
   char first[32];
   return json_pack(
       "{s:s,s:{s:s,s:s,s:s},s:s,s:{s:{s:I,s:I},s:{s:I,s:I}},s:{s:I,s:I},s:{s:I,s:I,s:o},"
       "s:o,s:o,s:o,s:o,s:o,s:o}",
       "account", a->account, "first_action", "action", conf_action_name(a->first_action), "at",
-      replay_iso(a->first_action_ts, first, sizeof first), "reason",
+      iso_time(a->first_action_ts, first, sizeof first), "reason",
       a->nmarks ? a->marks[0].reason : "", "worst_action", conf_action_name(a->worst_action), "sent",
       "before", "messages", (json_int_t)a->msgs_before, "recipients", (json_int_t)a->rcpts_before,
       "from_then_on", "messages", (json_int_t)(a->msgs - a->msgs_before), "recipients",
@@ -86,8 +80,8 @@ json_t *replay_facts(struct replay_run *run) {
   replay_stats_totals(run->stats, &accounts, &msgs, &smsgs, &srcpts);
   return json_pack(
       "{s:s,s:o,s:{s:s,s:s},s:{s:I,s:I,s:I,s:I,s:I,s:o},s:{s:I,s:I,s:I,s:I,s:I},s:{s:f,s:I},s:o}",
-      "config", run->config, "inputs", inputs, "window", "first", replay_iso(run->first_ts, a, sizeof a),
-      "last", replay_iso(run->last_ts, b, sizeof b), "lines", "read", (json_int_t)run->lines,
+      "config", run->config, "inputs", inputs, "window", "first", iso_time(run->first_ts, a, sizeof a),
+      "last", iso_time(run->last_ts, b, sizeof b), "lines", "read", (json_int_t)run->lines,
       "parsed", (json_int_t)run->parsed, "events", (json_int_t)run->events, "other_programs",
       (json_int_t)run->not_ours, "outside_window", (json_int_t)run->outside, "unparsed", unp,
       "totals", "accounts", (json_int_t)accounts, "messages", (json_int_t)msgs, "flagged",

@@ -25,7 +25,5 @@ void replay_report_text(FILE *out, struct replay_run *run);
 int replay_report_json(const char *path, struct replay_run *run);
 /* One self-contained HTML page to path; 0 or -1. */
 int replay_report_html(const char *path, struct replay_run *run);
-/* ISO 8601 UTC of t into buf. */
-const char *replay_iso(int64_t t, char *buf, size_t len);
 
 #endif
