@@ -170,15 +170,22 @@ void daemon_persist_block(struct daemon *d, const char *addr) {
   }
 }
 
+void daemon_block_made(struct daemon *d, const char *addr, const char *account, bool by_suspension) {
+  int64_t now = daemon_now();
+  const struct block *b = engine_block_of(d->engine, addr, now);
+  if (!b) return;
+  char esc[LOG_ESC_MAX];
+  log_warn("block", "addr=%s account=%s until=+%llds by=mailfuse reason=%s", b->addr,
+           account ? account : "-", (long long)(b->until - now),
+           log_esc(esc, sizeof esc, b->reason, strlen(b->reason)));
+  daemon_persist_block(d, b->addr);
+  /* a suspension's incident adds its address to nftables itself (and says so) */
+  if (!by_suspension && d->contain) contain_block_changed(d->contain, b->addr, b->until, now);
+}
+
 void daemon_after_verdict(struct daemon *d, const struct event *ev, const struct verdict *v,
                           const char *qid) {
-  if (v->blocked_now && ev->client) {
-    log_warn("block", "addr=%s account=%s until=+%.0fs by=mailfuse", ev->client,
-             ev->account ? ev->account : "-", d->conf->block_time);
-    daemon_persist_block(d, ev->client);
-    const struct block *b = engine_block_of(d->engine, ev->client, daemon_now());
-    if (b && d->contain && !ev->account) contain_block_changed(d->contain, b->addr, b->until, daemon_now());
-  }
+  if (v->blocked_now && ev->client) daemon_block_made(d, ev->client, ev->account, v->suspended_now);
   if (d->contain) contain_verdict(d->contain, ev, v, qid, daemon_now());
 }
 

@@ -67,6 +67,10 @@ void daemon_persist_suspension(struct daemon *d, const char *account, persist_do
 /* Write the current block state of an address (added or removed); errors
  * are logged and counted, the block holds in memory regardless. */
 void daemon_persist_block(struct daemon *d, const char *addr);
+/* The engine blocked addr just now (a suspension's source, a password
+ * sprayer): log it, persist it, and (unless a suspension's incident does)
+ * add it to nftables. */
+void daemon_block_made(struct daemon *d, const char *addr, const char *account, bool by_suspension);
 /* After a verdict of a live source: the decision line, containment, and
  * the block it made, if any (the suspension itself is the caller's). */
 void daemon_after_verdict(struct daemon *d, const struct event *ev, const struct verdict *v,

@@ -14,6 +14,8 @@
 #include "actions/spawn.h"
 #include "actions/webhook.h"
 
+#define DOVEADM_NO_USERS 68 /* doveadm kick: "no users kicked" (nobody had a session) */
+
 /* ---- string vectors (NULL-terminated) */
 
 static void strv_free(char **v) {
@@ -67,6 +69,7 @@ static struct fx_job *job_new(const struct conf *c, enum fx kind, const char *ac
   j->incident = incident;
   j->timeout = c->command_timeout;
   j->attempt = 1;
+  j->also_ok = -1;
   str_copy(j->account, sizeof j->account, account ? account : "");
   return j;
 }
@@ -154,6 +157,7 @@ struct fx_job *fx_job_command(const struct conf *c, enum fx kind, char *const *c
   if (!ncmd) return NULL;
   struct fx_job *j = job_new(c, kind, account, incident);
   if (!j) return NULL;
+  if (kind == FX_KICK) j->also_ok = DOVEADM_NO_USERS;
   if (!(j->argv = calloc(ncmd + 1, sizeof *j->argv))) goto fail;
   for (size_t i = 0; i < ncmd; i++)
     if (!(j->argv[i] = expand(cmd[i], c, account, reason ? reason : "", incident))) goto fail;
@@ -244,12 +248,10 @@ struct fx_job *fx_job_webhook(const struct conf *c, const char *body, uint64_t i
 
 /* ---- work, on a runner thread */
 
-#define DOVEADM_NO_USERS 68 /* doveadm kick: "no users kicked" (nobody had a session) */
-
 static int run(struct fx_job *j, char **argv, const void *in, size_t len, spawn_out_fn out, void *arg) {
   struct spawn_result r;
   int rc = spawn_run((const char *const *)argv, in, len, out, arg, j->timeout, &r);
-  if (rc < 0 && j->kind == FX_KICK && r.status == DOVEADM_NO_USERS && !r.timed_out) return 0;
+  if (rc < 0 && j->also_ok >= 0 && r.status == j->also_ok && !r.timed_out) return 0;
   if (rc < 0) {
     const char *base = strrchr(argv[0], '/');
     snprintf(j->err, sizeof j->err, "%.60s: %.190s", base ? base + 1 : argv[0], r.err);

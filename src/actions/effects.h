@@ -24,6 +24,7 @@ struct fx_job {
   char addr[48];     /* FX_NFT: the address; unblock when del */
   bool del;
   int attempt;       /* 1 for the first */
+  int also_ok;       /* an exit status that counts as success too (-1: none) */
   double timeout;
   /* what to run */
   char **argv, **argv2; /* FX_HOLD/RELEASE/DELETE: postqueue -j, then postsuper */

@@ -206,6 +206,18 @@ static void block_intruder(struct engine *e, const struct event *ev, int64_t now
     v->blocked_now = true;
 }
 
+/* An address that failed on login_spray_accounts accounts is blocked for
+ * block_time (never in shadow mode, never the site's own); true if now. */
+static bool block_sprayer(struct engine *e, const char *client, unsigned accts, int64_t now) {
+  const struct conf *c = e->conf;
+  if (accts < (unsigned)c->login_spray_accounts || c->block_time <= 0 || c->shadow ||
+      never_block(c, client) || blocktab_get(e->blocks, client, now))
+    return false;
+  char why[200];
+  snprintf(why, sizeof why, "password spraying: failed logins on %u accounts in an hour", accts);
+  return blocktab_add(e->blocks, client, now, now + (int64_t)c->block_time, "mailfuse", why) != NULL;
+}
+
 /* A login's outcome: the score's profile learns it; failures count per
  * address, network and account; a password sprayer is blocked; a success
  * risky enough suspends the account (login_suspend_risk). */
@@ -217,13 +229,7 @@ static int feed_login(struct engine *e, const struct event *ev, int64_t now, str
     uint64_t fails;
     unsigned accts;
     detect_ip_info(e->dt, ev->client, now, &fails, &accts);
-    if (accts >= (unsigned)c->login_spray_accounts && c->block_time > 0 && !c->shadow &&
-        !never_block(c, ev->client) && !blocktab_get(e->blocks, ev->client, now)) {
-      char why[200];
-      snprintf(why, sizeof why, "password spraying: failed logins on %u accounts in an hour", accts);
-      if (blocktab_add(e->blocks, ev->client, now, now + (int64_t)c->block_time, "mailfuse", why))
-        v->blocked_now = true;
-    }
+    v->blocked_now = block_sprayer(e, ev->client, accts, now);
     return 0;
   }
   const char *why = NULL;
@@ -265,9 +271,7 @@ void engine_login_check(struct engine *e, const struct event *ev, int64_t now,
   if (!exempt && accts >= (unsigned)c->login_spray_accounts) {
     lv->status = -1;
     snprintf(lv->reason, sizeof lv->reason, "password spraying: failed logins on %u accounts", accts);
-    if (c->block_time > 0 &&
-        blocktab_add(e->blocks, ev->client, now, now + (int64_t)c->block_time, "mailfuse", lv->reason))
-      lv->blocked_now = true;
+    lv->blocked_now = block_sprayer(e, ev->client, accts, now);
   } else if (!exempt && ip_fails >= (uint64_t)c->login_reject_failures) {
     lv->status = -1;
     snprintf(lv->reason, sizeof lv->reason, "brute force: %llu failed logins from this address in an hour",

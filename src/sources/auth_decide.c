@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "actions/contain.h"
 #include "core/geoip.h"
 #include "core/hostnets.h"
 #include "core/netaddr.h"
@@ -43,25 +42,17 @@ void auth_decide(void *arg, const struct authpol_req *req, struct authpol_verdic
   if (req->login.len && req->login.len < sizeof account)
     (void)conf_account_name(c, req->login.p, req->login.len, account, sizeof account);
   if (sv_copy(client, sizeof client, req->remote) < 0) client[0] = 0;
-  struct geo g;
-  bool located = d->geo && client[0] && geoip_lookup(d->geo, client, &g) == 0;
-  const char *hosting = client[0] ? hostnets_match(d->hosting, client, located ? g.asn : 0) : NULL;
   int64_t now = daemon_now();
   bool ok = req->has_success && req->success;
   struct event ev = {ok ? EV_LOGIN_OK : EV_LOGIN_FAIL, account[0] ? account : NULL, NULL,
-                     client[0] ? client : NULL, NULL, 0, NULL, NULL, located ? &g : NULL, hosting};
-  if (req->cmd == AP_ALLOW) {
+                     client[0] ? client : NULL, NULL, 0, NULL, NULL, NULL, NULL};
+  if (req->cmd == AP_ALLOW) { /* answered from failure counts and blocks: no GeoIP needed */
     watch_webmail(d, client);
     struct login_verdict lv;
     engine_login_check(d->engine, &ev, now, &lv);
     out->status = lv.status;
     if (lv.status < 0) snprintf(out->msg, sizeof out->msg, "mailfuse: login refused, contact your mail administrator");
-    if (lv.blocked_now) {
-      log_warn("block", "addr=%s until=+%.0fs by=mailfuse reason=password_spraying", client, c->block_time);
-      daemon_persist_block(d, client);
-      const struct block *b = engine_block_of(d->engine, client, now);
-      if (b) contain_block_changed(d->contain, b->addr, b->until, now);
-    }
+    if (lv.blocked_now) daemon_block_made(d, client, account[0] ? account : NULL, false);
     if (lv.status && log_rl_allow(&d->auth_rl, now, "auth_decision")) {
       char esc[LOG_ESC_MAX];
       log_info("auth_decision", "account=%s client=%s protocol=%.*s answer=%s%d reason=%s",
@@ -76,6 +67,10 @@ void auth_decide(void *arg, const struct authpol_req *req, struct authpol_verdic
                                                     sv_eq(req->fail_type, "policy"))))
     return;
   if (!ok && !client[0]) return;
+  struct geo g; /* where a login came from weighs on a success */
+  bool located = ok && d->geo && client[0] && geoip_lookup(d->geo, client, &g) == 0;
+  ev.geo = located ? &g : NULL;
+  ev.hosting = ok && client[0] ? hostnets_match(d->hosting, client, located ? g.asn : 0) : NULL;
   struct verdict v;
   if (engine_feed(d->engine, &ev, now, &v) < 0) {
     d->stats.errors[SE_INTERNAL]++;

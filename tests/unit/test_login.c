@@ -259,6 +259,30 @@ static void test_network_failures_delay(void **state) {
   conf_free(c);
 }
 
+
+/* Shadow mode decides and logs but blocks nothing: not at the failures,
+ * not when the sprayer asks again. */
+static void test_shadow_blocks_nothing(void **state) {
+  struct conf *c = login_conf("shadow = true;\n");
+  struct engine *e = engine_new(c);
+  struct verdict v;
+  char a[64];
+  for (int i = 0; i < 15; i++) {
+    snprintf(a, sizeof a, "user%d@example.edu", i);
+    struct event f = {EV_LOGIN_FAIL, a, NULL, "198.51.100.66", NULL, 0, NULL, NULL, NULL, NULL};
+    assert_int_equal(engine_feed(e, &f, T0 + i, &v), 0);
+    assert_false(v.blocked_now);
+  }
+  struct login_verdict lv;
+  struct event chk = {EV_LOGIN_OK, "carol@example.edu", NULL, "198.51.100.66", NULL, 0, NULL, NULL, NULL, NULL};
+  engine_login_check(e, &chk, T0 + 30, &lv);
+  assert_int_equal(lv.status, 0);
+  assert_false(lv.blocked_now);
+  assert_int_equal(blocktab_count(engine_blocks(e)), 0);
+  engine_free(e);
+  conf_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_known_place_no_risk),
@@ -272,6 +296,7 @@ int main(void) {
       cmocka_unit_test(test_unlocated_login_breaks_travel),
       cmocka_unit_test(test_traveller_usual_mail_passes),
       cmocka_unit_test(test_network_failures_delay),
+      cmocka_unit_test(test_shadow_blocks_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
