@@ -160,6 +160,7 @@ int denyfile_write(const char *path, const char *const *accounts, size_t n,
                    const char *account_domain, size_t *skipped, char *err, size_t errlen) {
   char tmp[4096];
   if (skipped) *skipped = 0;
+  /* mkstemp's template: it replaces the six X with a unique suffix */
   if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
     set_err(err, errlen, "path too long: %.200s", path);
     return -1;

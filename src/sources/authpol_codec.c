@@ -102,7 +102,7 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
   return len;
 }
 
-/* A \uXXXX escape at j->p (just after the backslash-u): one code point,
+/* A JSON \u escape (four hex digits) at j->p, just after the backslash-u: one code point,
  * or a surrogate pair; advances past it. The code point in *cp. */
 static int scan_u(struct jp *j, long *cp) {
   if (j->end - j->p < 4 || (*cp = hex4(j->p)) < 0) return jerr(j, "bad \\u escape");
