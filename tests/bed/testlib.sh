@@ -107,6 +107,27 @@ bed_install_or_bail() {  # MAILFUSE must exist; bed.sh install (fast when instal
   else diag_file /tmp/mf-bed-install.$$.log; rm -f /tmp/mf-bed-install.$$.log; bail "bed.sh install"; fi
 }
 
+# The start of a bed test: root or skip, the script's own cleanup() on exit,
+# the bed installed, a fresh temp dir T (755: the bed's daemons traverse it).
+bed_test_start() {  # PREFIX of the temp dir
+  need_root_or_skip
+  trap cleanup EXIT
+  trap 'exit 1' INT TERM
+  bed_install_or_bail
+  T=$(mktemp -d "/tmp/$1.XXXXXX"); chmod 755 "$T"
+}
+
+# Free ports for mailfuse's policy listener (PP) and the bed (exported for
+# bed.sh), from the usual ones up; SINK_BASE moves the sink's elsewhere.
+bed_ports() {
+  PP=$(free_port 10040) && SUBMISSION_PORT=$(free_port 10587 "$PP") &&
+    SMTP_PORT=$(free_port 10025 "$PP" "$SUBMISSION_PORT") &&
+    IMAP_PORT=$(free_port 10143 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT") &&
+    SINK_PORT=$(free_port "${SINK_BASE:-10026}" "$PP" "$SUBMISSION_PORT" "$SMTP_PORT" "$IMAP_PORT") ||
+    bail "found free TCP ports"
+  export SUBMISSION_PORT SMTP_PORT IMAP_PORT SINK_PORT
+}
+
 # ---------------------------------------------------------------- the mailfuse under test
 # (MAILFUSE: the binary, CONF: its config, T: the test dir, MFPID: its pid)
 stop_mailfuse() { stop_pid "$MFPID"; MF_RC=$STOP_RC; MFPID=""; }  # sets MF_RC

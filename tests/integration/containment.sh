@@ -48,8 +48,6 @@ BACKLOG_C=2        # carol's
 MAXEXT=$BACKLOG_A  # ext-rcpts: external recipients per hour; the next one suspends
 BLOCK_IP=198.51.100.9   # TEST-NET-2: only ever an element of a set with no rules
 
-need_root_or_skip
-
 T=""; MFPID=""; BED_UP=0; WHPID=""; HOLDPID=""; WATCHPID=""; NFT_TABLE=""; DENYDIR=""
 cleanup() {
   [ -n "$HOLDPID" ] && { stop_pid "$HOLDPID"; HOLDPID=""; }
@@ -60,20 +58,13 @@ cleanup() {
   [ -n "$NFT_TABLE" ] && { nft delete table inet "$NFT_TABLE" 2>/dev/null; NFT_TABLE=""; }
   bed_teardown
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # ---------------------------------------------------------------- setup
-bed_install_or_bail
+bed_test_start mfct
 [ -r "$SINKPY" ] || bail "tests/lib/webhook_sink.py exists"
-
-T=$(mktemp -d /tmp/mfct.XXXXXX); chmod 755 "$T"   # the bed's daemons must traverse it
-PP=$(free_port 10040) && SUBMISSION_PORT=$(free_port 10587 "$PP") && SMTP_PORT=$(free_port 10025 "$PP" "$SUBMISSION_PORT") &&
-  IMAP_PORT=$(free_port 10143 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT") &&
-  SINK_PORT=$(free_port $((20000 + RANDOM % 9000)) "$PP" "$SUBMISSION_PORT" "$SMTP_PORT" "$IMAP_PORT") || bail "found free TCP ports"
 # The sink's port is free while the sink is stopped: another test bed picking ports from
 # 10025 up could take it then (and answer our deferred mail with a 5xx), hence far from there.
-export SUBMISSION_PORT SMTP_PORT IMAP_PORT SINK_PORT
+SINK_BASE=$((20000 + RANDOM % 9000)) bed_ports
 CONF="$T/mailfuse.conf"
 LOG="$T/mailfuse.log"
 DENYDIR="$T/deny"; DENY="$DENYDIR/dovecot-deny"

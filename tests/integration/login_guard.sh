@@ -77,17 +77,11 @@ NEW_IP=203.0.113.7        # BR: alice's login from a new country
 TRAVEL_IP=192.0.2.7       # US, New York (6385 km from Berlin): eve
 TRAVEL2_IP=192.0.2.8      # US: carol, a traveller
 
-need_root_or_skip
-
 T=""; MFPID=""; BED_UP=0
 cleanup() { stop_mailfuse; bed_teardown; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # ---------------------------------------------------------------- setup
-bed_install_or_bail
-
-T=$(mktemp -d /tmp/mflg.XXXXXX); chmod 755 "$T"   # the bed's daemons must traverse it
+bed_test_start mflg
 B=$((12000 + RANDOM % 3000))
 PP=$(free_port "$B") && AP=$(free_port $((B + 200)) "$PP") && SUBMISSION_PORT=$(free_port $((B + 400)) "$PP" "$AP") &&
   SMTP_PORT=$(free_port $((B + 600)) "$PP" "$AP" "$SUBMISSION_PORT") &&

@@ -22,21 +22,12 @@ BED="$REPO/tests/bed/bed.sh"
 MAILFUSE=${MAILFUSE:-$REPO/build/mailfuse}
 T0=$(date +%s%N)
 
-need_root_or_skip
-
 T=""; MFPID=""; BED_UP=0
 cleanup() { stop_mailfuse; bed_teardown; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # ---------------------------------------------------------------- setup
-bed_install_or_bail
-
-T=$(mktemp -d /tmp/mfit.XXXXXX); chmod 755 "$T"   # the bed's daemons must traverse it
-PP=$(free_port 10040) && SUBMISSION_PORT=$(free_port 10587 "$PP") && SMTP_PORT=$(free_port 10025 "$PP" "$SUBMISSION_PORT") &&
-  IMAP_PORT=$(free_port 10143 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT") &&
-  SINK_PORT=$(free_port 10026 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT" "$IMAP_PORT") || bail "found free TCP ports"
-export SUBMISSION_PORT SMTP_PORT IMAP_PORT SINK_PORT
+bed_test_start mfit
+bed_ports
 if [ "${POLICY_UNIX:-0}" = 1 ]; then
   LISTEN="unix:$T/policy.sock"; POLICY="unix:$T/policy.sock"
 else

@@ -36,21 +36,12 @@ HIST_IP=192.0.2.10
 BURST_IP=203.0.113.77
 T0=$(date +%s%N)
 
-need_root_or_skip
-
 T=""; MFPID=""; BED_UP=0
 cleanup() { stop_mailfuse; bed_teardown; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 # ---------------------------------------------------------------- setup
-bed_install_or_bail
-
-T=$(mktemp -d /tmp/mfsl.XXXXXX); chmod 755 "$T"   # the bed's daemons must traverse it
-PP=$(free_port 10040) && SUBMISSION_PORT=$(free_port 10587 "$PP") && SMTP_PORT=$(free_port 10025 "$PP" "$SUBMISSION_PORT") &&
-  IMAP_PORT=$(free_port 10143 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT") &&
-  SINK_PORT=$(free_port 10026 "$PP" "$SUBMISSION_PORT" "$SMTP_PORT" "$IMAP_PORT") || bail "found free TCP ports"
-export SUBMISSION_PORT SMTP_PORT IMAP_PORT SINK_PORT
+bed_test_start mfsl
+bed_ports
 LISTEN="inet:127.0.0.1:$PP"; POLICY="inet:127.0.0.1:$PP"
 CONF="$T/mailfuse.conf"
 LOG="$T/mailfuse.log"
