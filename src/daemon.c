@@ -82,12 +82,12 @@ static void flush_submit(struct daemon *d) {
     return;
   }
   d->flushing = true;
-  if (writer_submit(d->writer, b, on_flushed, d) < 0) d->flushing = false;
+  if (writer_submit_flush(d->writer, b, on_flushed, d) < 0) d->flushing = false;
 }
 
 static void on_collect(evutil_socket_t fd, short what, void *arg) {
   struct daemon *d = arg;
-  long left = persist_collect_some(d->engine, &d->pending, FLUSH_SLICE);
+  long left = persist_collect_some(d->engine, &d->pending, FLUSH_SLICE, d->profiles_due);
   if (left < 0) {
     d->stats.errors[SE_INTERNAL]++;
     log_error("internal", "what=flush_batch error=out_of_memory");
@@ -96,17 +96,22 @@ static void on_collect(evutil_socket_t fd, short what, void *arg) {
   else flush_submit(d);
 }
 
-static void flush(struct daemon *d) {
+/* force: write the learned profiles now whatever profile_flush_interval says */
+static void flush(struct daemon *d, bool force) {
   if (d->flushing || d->collecting) return; /* the last batch is still being built or written */
+  int64_t now = daemon_now();
+  d->profiles_due = force || now >= d->profiles_at;
+  if (d->profiles_due) d->profiles_at = now + (int64_t)d->conf->profile_flush_interval;
   d->collecting = true;
-  memset(&d->pending, 0, sizeof d->pending);
+  writer_reuse(d->writer, &d->pending);
   on_collect(-1, 0, d);
 }
 
 /* At shutdown: everything, now. */
 static void flush_all(struct daemon *d) {
   while (d->collecting) on_collect(-1, 0, d);
-  flush(d);
+  writer_drain(d->writer); /* so the next flush is not skipped as "still writing" */
+  flush(d, true);
   while (d->collecting) on_collect(-1, 0, d);
 }
 
@@ -189,7 +194,7 @@ void daemon_after_verdict(struct daemon *d, const struct event *ev, const struct
   if (d->contain) contain_verdict(d->contain, ev, v, qid, daemon_now());
 }
 
-static void on_flush_timer(evutil_socket_t fd, short what, void *arg) { flush(arg); }
+static void on_flush_timer(evutil_socket_t fd, short what, void *arg) { flush(arg, false); }
 
 struct expired {
   struct daemon *d;

@@ -61,7 +61,13 @@ size_t reply_format(const struct conf *c, const struct verdict *v, const char *a
     default: break;
   }
   if (v->limit && v->limit->text && v->action != ACT_REJECT) tmpl = v->limit->text;
-  char text[400] = "";
+  static const char dunno[] = "action=DUNNO\n\n";
+  if (!tmpl && v->action == ACT_DUNNO && len >= sizeof dunno) { /* nearly every answer */
+    memcpy(buf, dunno, sizeof dunno);
+    return sizeof dunno - 1;
+  }
+  char text[400];
+  text[0] = 0;
   if (tmpl) reply_expand(tmpl, v->limit, account, text, sizeof text);
   int n = snprintf(buf, len, "action=%s%s%s\n\n", word, *text ? " " : "", text);
   return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;

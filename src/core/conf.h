@@ -61,6 +61,7 @@ struct conf {
   uint64_t store_map_size;
   uint64_t store_map_size_max;
   double flush_interval;
+  double profile_flush_interval;
   double idle_expiry;
   char **local_domains; /* sorted, lowercased; ".x" means x's subdomains */
   size_t nlocal_domains;

@@ -30,6 +30,11 @@ const struct conf_key conf_keys[] = {
     {"flush_interval", KT_SECONDS, "1", 0.01, 60, NULL, true, OFF(flush_interval), NOCOUNT, NULL,
      "Counters are written in one batch this often (seconds): the most a kill -9 can lose. "
      "Suspensions are written before their reply, always."},
+    {"profile_flush_interval", KT_SECONDS, "60", 1, 3600, NULL, true, OFF(profile_flush_interval),
+     NOCOUNT, NULL,
+     "Learned profiles (score = true) are written this often (seconds) and at shutdown: a crash "
+     "forgets at most this much learning. A risky login or failed logins are written with the "
+     "next flush_interval, like counters."},
     {"idle_expiry", KT_SECONDS, "90000", 60, 31536000, NULL, true, OFF(idle_expiry), NOCOUNT,
      NULL, "Keys with no activity for this long (seconds) and empty windows are dropped."},
     {"local_domains", KT_STRLIST, "", 0, 0, NULL, true, OFF(local_domains), OFF(nlocal_domains),

@@ -260,3 +260,10 @@ double geo_distance_km(double lat1, double lon1, double lat2, double lon2) {
   /* haversine; the clamp guards rounding just above 1 for antipodes */
   return 2 * r * asin(sqrt(a < 1 ? a : 1));
 }
+
+#define TRAVEL_KMH 900.0
+#define TRAVEL_MIN_KM 500.0
+
+bool geo_faster_than_travel(double km, double hours) {
+  return km > TRAVEL_MIN_KM && km / (hours > 0.25 ? hours : 0.25) > TRAVEL_KMH;
+}

@@ -29,5 +29,9 @@ int geoip_lookup(const struct geoip *g, const char *addr, struct geo *out)
 void geoip_free(struct geoip *g);
 /* Great-circle distance in km. */
 double geo_distance_km(double lat1, double lon1, double lat2, double lon2);
+/* Could nobody cover km in that many hours? True past 500 km at more than
+ * 900 km/h (an airliner); times under a quarter-hour count as one, since a
+ * city database places an address tens of km off. */
+bool geo_faster_than_travel(double km, double hours);
 
 #endif

@@ -35,10 +35,23 @@ struct ipstate {
   uint32_t last;
 };
 
+/* A profile waiting to be written; the key is the map's own copy, which
+ * lives as long as the profile (profiles are never deleted). */
+struct queued {
+  const char *account;
+  struct profile *p;
+};
+
+struct qlist {
+  struct queued *q;
+  size_t n, cap;
+};
+
 struct detect {
   const struct conf *c;
-  const char **dirty; /* accounts whose profile changed since the last collect (keys owned by profiles) */
-  size_t ndirty, dcap;
+  /* What changed since it was last written: learning (written every
+   * profile_flush_interval) and login state (with the next flush). */
+  struct qlist learned, urgent;
   struct domains *dom;
   struct strmap *profiles; /* account -> struct profile */
   struct strmap *ips;      /* address -> struct ipstate */
@@ -74,7 +87,8 @@ struct detect *detect_new(const struct conf *c, char *err, size_t errlen) {
 
 void detect_free(struct detect *d) {
   if (!d) return;
-  free(d->dirty);
+  free(d->learned.q);
+  free(d->urgent.q);
   domains_free(d->dom);
   strmap_free_values(d->profiles, free);
   strmap_free_values(d->ips, free);
@@ -83,20 +97,30 @@ void detect_free(struct detect *d) {
 
 void detect_set_conf(struct detect *d, const struct conf *c) { d->c = c; }
 
-/* Put the account on the dirty list once (profile_roll and the learners
- * only set p->dirty; this records who, so a flush never scans them all). */
-static void note_dirty(struct detect *d, const char *account, struct profile *p) {
-  if (p->queued) return;
-  if (d->ndirty == d->dcap) {
-    size_t ncap = d->dcap ? d->dcap * 2 : 1024;
-    const char **nd = realloc(d->dirty, ncap * sizeof *nd);
-    if (!nd) return; /* written with a later change */
-    d->dirty = nd;
-    d->dcap = ncap;
+static bool qlist_push(struct qlist *l, const char *account, struct profile *p) {
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 1024;
+    struct queued *nq = realloc(l->q, ncap * sizeof *nq);
+    if (!nq) return false; /* written with a later change */
+    l->q = nq;
+    l->cap = ncap;
   }
-  /* the map's own copy of the key lives as long as the profile (never deleted) */
-  d->dirty[d->ndirty++] = strmap_key(d->profiles, account);
-  p->queued = true;
+  l->q[l->n++] = (struct queued){account, p};
+  return true;
+}
+
+/* Put the account on the list of learned changes once (profile_roll and
+ * the learners only set p->dirty; this records who, so a flush never
+ * scans them all). */
+static void note_dirty(struct detect *d, const char *account, struct profile *p) {
+  if (!p->queued) p->queued = qlist_push(&d->learned, strmap_key(d->profiles, account), p);
+}
+
+/* Login state changed: what a restart must not forget (a risky login, the
+ * failures before it) is written with the next flush, within a second. */
+static void note_urgent(struct detect *d, const char *account, struct profile *p) {
+  p->dirty = true;
+  if (!p->urgent) p->urgent = qlist_push(&d->urgent, strmap_key(d->profiles, account), p);
 }
 
 static struct profile *profile_of(struct detect *d, const char *account, int64_t now) {
@@ -170,7 +194,8 @@ static void score_now(struct detect *d, const struct profile *p, uint32_t net, u
                       const struct event *ev, int64_t now, struct score *s) {
   struct signal_ctx x = {d->c, p, 0, 0, now, ev ? net : p->last_net, ev ? wide : p->last_wide,
                          ev ? ev->client : "(its last client)", ev && sender_mismatch(ev),
-                         ev ? ev->sender : NULL, ev == NULL};
+                         ev ? ev->sender : NULL, ev == NULL, ev && net ? ev->geo : NULL,
+                         ev && net ? ev->hosting : NULL};
   detect_site(d, &x.site_foreign, &x.site_freemail);
   signals_score(&x, s);
 }
@@ -209,6 +234,15 @@ static void learn_site(struct detect *d, bool ext, bool fm, bool fo) {
   d->site.dirty = true;
 }
 
+static void geo_learn(struct profile *p, const struct event *ev) {
+  if (!ev->geo) return;
+  profile_add_country(p, profile_cc(ev->geo->country));
+  if (ev->geo->asn && !profile_has(p->asns, PROFILE_ASNS, ev->geo->asn)) {
+    profile_add(p->asns, PROFILE_ASNS, ev->geo->asn);
+    p->dirty = true;
+  }
+}
+
 void detect_learn(struct detect *d, const struct detect_seen *seen, const struct event *ev,
                   int64_t now, bool is_ext, enum action final) {
   struct profile *p = seen->p;
@@ -224,7 +258,13 @@ void detect_learn(struct detect *d, const struct detect_seen *seen, const struct
     int hod = (int)((now / 3600) % 24), wd = (int)((now / 86400 + 4) % 7);
     if (p->hours[hod] < UINT16_MAX) p->hours[hod]++;
     if (p->wdays[wd] < UINT16_MAX) p->wdays[wd]++;
-    if (seen->net) profile_learn_network(p, seen->net, seen->wide, now);
+    if (seen->net) {
+      profile_learn_network(p, seen->net, seen->wide, now);
+      /* a network it is known to use teaches its country and operator (a
+       * new country is learned the way a new network is: seen again on a
+       * later day, not from the intruder's first messages) */
+      if (profile_has(p->nets, PROFILE_NETS, seen->net)) geo_learn(p, ev);
+    }
     p->dirty = true;
   }
 }
@@ -276,31 +316,11 @@ static void login_failed(struct detect *d, struct ipstate *s, const struct event
   }
   struct profile *p = ev->account ? strmap_get(d->profiles, ev->account) : NULL;
   if (!p) return; /* unknown account: nothing to protect */
-  note_dirty(d, ev->account, p);
   if (now - p->fails_at > 3600) p->fails_recent = 0;
   if (p->fails_recent < UINT16_MAX) p->fails_recent++;
   p->fails_at = now;
-  p->dirty = true;
+  note_urgent(d, ev->account, p);
 }
-
-static uint16_t cc_pack(const char *cc) {
-  return cc && cc[0] && cc[1] ? (uint16_t)(((uint8_t)cc[0] << 8) | (uint8_t)cc[1]) : 0;
-}
-
-static bool has16(const uint16_t *set, size_t n, uint16_t v) {
-  for (size_t i = 0; i < n; i++)
-    if (set[i] == v) return true;
-  return false;
-}
-
-static void add16(uint16_t *set, size_t n, uint16_t v) {
-  if (!v || has16(set, n, v)) return;
-  memmove(set + 1, set, (n - 1) * sizeof *set); /* newest first; the oldest falls out */
-  set[0] = v;
-}
-
-#define TRAVEL_KMH 900.0 /* faster than an airliner */
-#define TRAVEL_MIN_KM 500.0
 
 /* Country, operator, hosting network and travel of a successful login. */
 static void geo_signals(struct profile *p, const struct event *ev, int64_t now, bool cold,
@@ -311,8 +331,8 @@ static void geo_signals(struct profile *p, const struct event *ev, int64_t now, 
   }
   const struct geo *g = ev->geo;
   if (!g || cold) return;
-  uint16_t cc = cc_pack(g->country);
-  bool new_cc = cc && p->countries[0] && !has16(p->countries, PROFILE_COUNTRIES, cc);
+  uint16_t cc = profile_cc(g->country);
+  bool new_cc = cc && p->countries[0] && !profile_has_country(p, cc);
   if (new_cc) {
     *risk += 3;
     if (!why[0]) snprintf(why, whylen, "login from %s, a country it never used (%s)", g->country, ev->client);
@@ -323,7 +343,7 @@ static void geo_signals(struct profile *p, const struct event *ev, int64_t now, 
   if (g->has_loc && p->login_has_loc && p->login_at && now > p->login_at - 1) {
     double km = geo_distance_km(p->login_lat / 100.0, p->login_lon / 100.0, g->lat, g->lon);
     double h = (double)(now - p->login_at) / 3600.0;
-    if (km > TRAVEL_MIN_KM && km / (h > 0.25 ? h : 0.25) > TRAVEL_KMH) {
+    if (geo_faster_than_travel(km, h)) {
       *risk += 3;
       if (!why[0] || new_cc)
         snprintf(why, whylen, "%.0f km from the last login %.1f h before (faster than travel)", km, h);
@@ -331,11 +351,6 @@ static void geo_signals(struct profile *p, const struct event *ev, int64_t now, 
   }
 }
 
-static void geo_learn(struct profile *p, const struct event *ev) {
-  if (!ev->geo) return;
-  add16(p->countries, PROFILE_COUNTRIES, cc_pack(ev->geo->country));
-  if (ev->geo->asn && !profile_has(p->asns, PROFILE_ASNS, ev->geo->asn)) profile_add(p->asns, PROFILE_ASNS, ev->geo->asn);
-}
 
 static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev, int64_t now) {
   struct profile *p = profile_of(d, ev->account, now);
@@ -367,6 +382,9 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
   /* only a sprayer's login may act without evidence from the mail (signals.c,
    * SPRAY_LOGIN): a traveller's new country and network together stay below it */
   if (!sprayer && risk > LOGIN_RISK_OTHER_MAX) risk = LOGIN_RISK_OTHER_MAX;
+  /* a risky login, or the end of a run of failures, must survive a crash;
+   * the ordinary login (IMAP clients log in every few minutes) is learning */
+  if (risk > 0 || p->fails_recent) note_urgent(d, ev->account, p);
   p->login_at = now;
   p->login_wide = wide;
   p->fails_recent = 0;
@@ -432,23 +450,37 @@ void detect_site(const struct detect *d, float *foreign, float *freemail) {
   *freemail = fminf(1.0f, d->site.share_freemail / base);
 }
 
-void detect_collect(struct detect *d, detect_emit_fn cb, void *arg) {
+static void emit(const struct queued *q, detect_emit_fn cb, void *arg) {
   uint8_t buf[sizeof(struct profile) + 16];
-  for (size_t i = 0; i < d->ndirty; i++) {
-    struct profile *p = strmap_get(d->profiles, d->dirty[i]);
-    if (!p) continue;
-    p->queued = false;
-    if (!p->dirty) continue;
-    size_t n = profile_encode(p, buf, sizeof buf);
-    p->dirty = false;
-    if (n) cb(arg, d->dirty[i], buf, n);
+  if (!q->p->dirty) return;
+  size_t n = profile_encode(q->p, buf, sizeof buf);
+  q->p->dirty = false;
+  if (n) cb(arg, q->account, buf, n);
+}
+
+size_t detect_collect_some(struct detect *d, detect_emit_fn cb, void *arg, size_t max, bool learned) {
+  for (size_t i = 0; i < d->urgent.n; i++) {
+    d->urgent.q[i].p->urgent = false;
+    emit(&d->urgent.q[i], cb, arg);
   }
-  d->ndirty = 0;
-  if (d->site.dirty) {
-    size_t n = profile_encode(&d->site, buf, sizeof buf);
-    d->site.dirty = false;
-    if (n) cb(arg, SITE_KEY, buf, n);
+  d->urgent.n = 0;
+  if (!learned) return 0;
+  for (size_t done = 0; done < max && d->learned.n; done++) { /* from the back: no shifting */
+    const struct queued *q = &d->learned.q[--d->learned.n];
+    q->p->queued = false;
+    emit(q, cb, arg);
   }
+  if (!d->learned.n && d->site.dirty) {
+    struct queued site = {SITE_KEY, &d->site};
+    emit(&site, cb, arg);
+  }
+  return d->learned.n;
+}
+
+void detect_mark_dirty(struct detect *d, const char *account) {
+  struct profile *p = strcmp(account, SITE_KEY) ? strmap_get(d->profiles, account) : &d->site;
+  if (p == &d->site) p->dirty = true;
+  else if (p) note_urgent(d, account, p);
 }
 
 int detect_load(struct detect *d, const char *account, const uint8_t *data, size_t len) {

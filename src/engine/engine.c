@@ -444,9 +444,13 @@ const struct profile *engine_explain(struct engine *e, const char *account, int6
   return e->conf->score ? detect_explain(e->dt, account, now, s) : NULL;
 }
 
-void engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
-                             void *arg) {
-  detect_collect(e->dt, cb, arg);
+size_t engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
+                               void *arg, size_t max, bool learned) {
+  return detect_collect_some(e->dt, cb, arg, max, learned);
+}
+
+void engine_mark_profile_dirty(struct engine *e, const char *account) {
+  detect_mark_dirty(e->dt, account);
 }
 
 int engine_load_profile(struct engine *e, const char *account, const uint8_t *data, size_t len) {

@@ -139,9 +139,11 @@ const char *engine_next_key(const struct engine *e, enum limit_per per, size_t *
  * the score is off or the account unknown). */
 const struct profile *engine_explain(struct engine *e, const char *account, int64_t now,
                                      struct score *s);
-/* Profiles: dirty ones to cb; load one back (0 or -1). */
-void engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
-                             void *arg);
+/* Profiles: changed ones to cb, as detect_collect_some (returns how many
+ * learned ones are left); mark one to write again; load one back (0 or -1). */
+size_t engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
+                               void *arg, size_t max, bool learned);
+void engine_mark_profile_dirty(struct engine *e, const char *account);
 int engine_load_profile(struct engine *e, const char *account, const uint8_t *data, size_t len);
 size_t engine_profile_count(const struct engine *e);
 

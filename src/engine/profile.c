@@ -167,12 +167,30 @@ void profile_learn_recipient(struct profile *p, bool external, bool freemail, bo
   p->dirty = true;
 }
 
+uint16_t profile_cc(const char *cc) {
+  return cc && cc[0] && cc[1] ? (uint16_t)(((uint8_t)cc[0] << 8) | (uint8_t)cc[1]) : 0;
+}
+
+bool profile_has_country(const struct profile *p, uint16_t cc) {
+  for (size_t i = 0; i < PROFILE_COUNTRIES; i++)
+    if (p->countries[i] == cc) return true;
+  return false;
+}
+
+void profile_add_country(struct profile *p, uint16_t cc) {
+  if (!cc || profile_has_country(p, cc)) return;
+  memmove(p->countries + 1, p->countries, (PROFILE_COUNTRIES - 1) * sizeof *p->countries);
+  p->countries[0] = cc;
+  p->dirty = true;
+}
+
 size_t profile_encode(const struct profile *p, uint8_t *buf, size_t len) {
   if (len < sizeof *p + 1) return 0;
   buf[0] = PROFILE_FORMAT;
   memcpy(buf + 1, p, sizeof *p); /* native layout; the state dir is not shared across machines */
   buf[1 + offsetof(struct profile, dirty)] = 0;
   buf[1 + offsetof(struct profile, queued)] = 0;
+  buf[1 + offsetof(struct profile, urgent)] = 0;
   return sizeof *p + 1;
 }
 
@@ -181,6 +199,7 @@ int profile_decode(struct profile *p, const uint8_t *buf, size_t len) {
   memcpy(p, buf + 1, sizeof *p);
   p->dirty = false;
   p->queued = false;
+  p->urgent = false;
   p->login_reason[sizeof p->login_reason - 1] = 0;
   if (!isfinite(p->vol_mean) || !isfinite(p->vol_var) || !isfinite(p->vol_peak)) return -1;
   return 0;

@@ -58,7 +58,8 @@ struct profile {
   win_ring recent[RC__N];
   uint8_t bloom[PROFILE_BLOOM_BYTES];
   bool dirty;
-  bool queued; /* on the engine's dirty list */
+  bool queued; /* on the list of profiles to write at the next profile flush */
+  bool urgent; /* on the list to write at the next flush (login state changed) */
 };
 
 /* A network key (hash of the /24 or /16) for an address text; 0 if not an address. */
@@ -66,6 +67,12 @@ uint32_t profile_net(const char *ip, bool wide);
 /* Domain memory. */
 bool profile_knows_domain(const struct profile *p, const char *domain);
 void profile_learn_domain(struct profile *p, const char *domain, int64_t now);
+/* A country code packed in 16 bits ("DE" -> 'D' << 8 | 'E'); 0 for none. */
+uint16_t profile_cc(const char *cc);
+/* Has the account sent or logged in from this country (packed)? */
+bool profile_has_country(const struct profile *p, uint16_t cc);
+/* Remember a country (packed; 0 ignored): newest first, the oldest falls out. */
+void profile_add_country(struct profile *p, uint16_t cc);
 /* Small sets: true if present; add evicts the oldest entry when full. */
 bool profile_has(const uint32_t *set, size_t n, uint32_t v);
 void profile_add(uint32_t *set, size_t n, uint32_t v);

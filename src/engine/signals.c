@@ -104,14 +104,46 @@ static void habits(const struct signal_ctx *x, struct score *s) {
     add(s, "sender_mismatch", false, 1.0f, "envelope sender %s is not the login", x->sender ? x->sender : "");
 }
 
-static void origin(const struct signal_ctx *x, struct score *s) {
+/* Where the client is, against where the account sends and logs in from.
+ * With GeoIP (and a profile that knows a country): a new country, else a
+ * new operator (ASN), else a new /24. Without it, address prefixes stand
+ * in: a new /16 for "somewhere else", a new /24. */
+static void place(const struct signal_ctx *x, struct score *s) {
   const struct profile *p = x->p;
   bool c = cold(x);
-  /* "new" needs something known: an account whose networks are not learned yet says nothing */
-  if (x->client_wide && p->wide[0] && !profile_has(p->wide, PROFILE_WIDE, x->client_wide))
+  const struct geo *g = x->geo;
+  uint16_t cc = g ? profile_cc(g->country) : 0;
+  bool new_net = x->client_net && !c && p->nets[0] && !profile_has(p->nets, PROFILE_NETS, x->client_net);
+  /* "new" needs something known: an account whose places are not learned yet says nothing */
+  if (cc && p->countries[0]) {
+    if (!profile_has_country(p, cc))
+      add(s, "new_country", true, c ? 0.5f : 2.0f, "client %s is in %s, a country it never sent or logged in from",
+          x->client, g->country);
+    else if (g->asn && p->asns[0] && !profile_has(p->asns, PROFILE_ASNS, g->asn))
+      add(s, "new_operator", true, c ? 0.5f : 1.0f, "client %s is in AS%u %s, a network operator it never used",
+          x->client, (unsigned)g->asn, g->org);
+    else if (new_net)
+      add(s, "new_subnet", true, 0.5f, "client %s is in a /24 it never used", x->client);
+  } else if (x->client_wide && p->wide[0] && !profile_has(p->wide, PROFILE_WIDE, x->client_wide)) {
     add(s, "new_network", true, c ? 0.5f : 2.0f, "client %s is in a network it never used", x->client);
-  else if (x->client_net && !c && p->nets[0] && !profile_has(p->nets, PROFILE_NETS, x->client_net))
+  } else if (new_net) {
     add(s, "new_subnet", true, 0.5f, "client %s is in a /24 it never used", x->client);
+  }
+  if (x->hosting)
+    add(s, "hosting", true, 2.0f, "client %s is in a hosting/VPN network: %s", x->client, x->hosting);
+  /* mail from one place while the account logged in far away, sooner than anyone travels */
+  if (g && g->has_loc && p->login_has_loc && p->login_at && x->now >= p->login_at) {
+    double km = geo_distance_km(p->login_lat / 100.0, p->login_lon / 100.0, g->lat, g->lon);
+    double h = (double)(x->now - p->login_at) / 3600.0;
+    if (geo_faster_than_travel(km, h))
+      add(s, "two_places", true, 2.0f, "client %s is %.0f km from the login %.1f h before (faster than travel)",
+          x->client, km, h);
+  }
+}
+
+static void origin(const struct signal_ctx *x, struct score *s) {
+  const struct profile *p = x->p;
+  place(x, s);
   if (p->login_risk > 0 && x->now < p->login_risk_until)
     add(s, "login_risk", true, p->login_risk, "%s", p->login_reason);
   if (p->woke_at && x->now - p->woke_at < 86400)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/conf.h"
+#include "core/geoip.h"
 #include "engine/profile.h"
 
 #define SIGNALS_MAX 16
@@ -38,6 +39,10 @@ struct signal_ctx {
   bool sender_mismatch;
   const char *sender;
   bool explain; /* always write the reasons (ctl explain) */
+  /* where the client is (GeoIP, hosting list), NULL when unknown or when
+   * the client says nothing (webmail host) */
+  const struct geo *geo;
+  const char *hosting;
 };
 
 /* Compute every signal and the score with its action (gates applied).

@@ -7,6 +7,8 @@
  * Lines that cannot be parsed are counted by kind and can be written out;
  * none is silently dropped.
  */
+#include "core/geoip.h"
+#include "core/hostnets.h"
 #include "replay/replay.h"
 
 #include <stdio.h>
@@ -231,6 +233,20 @@ int replay_main(int argc, char **argv) {
                            .inputs = o.files, .since = o.since, .until = o.until};
   struct engine *e = engine_new(c);
   struct logfeed *feed = e ? logfeed_new(e, c) : NULL;
+  /* the same GeoIP and hosting networks as the daemon: the same verdicts */
+  struct hostnets *hn = hostnets_new(c->hosting_networks_file, err, sizeof err);
+  struct geoip *geo = NULL;
+  if (hn && (c->geoip_city_db[0] || c->geoip_asn_db[0]))
+    geo = geoip_open(c->geoip_city_db, c->geoip_asn_db, err, sizeof err);
+  if (!hn || ((c->geoip_city_db[0] || c->geoip_asn_db[0]) && !geo)) {
+    fprintf(stderr, "mailfuse replay: %s\n", err);
+    hostnets_free(hn);
+    logfeed_free(feed);
+    engine_free(e);
+    conf_free(c);
+    return 1;
+  }
+  if (feed) logfeed_set_geo(feed, geo, hn);
   run.stats = replay_stats_new(o.rcpt_account);
   struct src *srcs = calloc((size_t)o.nfiles, sizeof *srcs);
   FILE *unp = o.unparsed ? fopen(o.unparsed, "w") : NULL;
@@ -267,6 +283,8 @@ int replay_main(int argc, char **argv) {
   free(srcs);
   replay_stats_free(run.stats);
   logfeed_free(feed);
+  geoip_free(geo);
+  hostnets_free(hn);
   engine_free(e);
   conf_free(c);
   return status;

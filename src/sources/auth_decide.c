@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/geoip.h"
+#include "core/where.h"
 #include "core/hostnets.h"
 #include "core/netaddr.h"
 #include "daemon.h"
@@ -67,10 +67,10 @@ void auth_decide(void *arg, const struct authpol_req *req, struct authpol_verdic
                                                     sv_eq(req->fail_type, "policy"))))
     return;
   if (!ok && !client[0]) return;
-  struct geo g; /* where a login came from weighs on a success */
-  bool located = ok && d->geo && client[0] && geoip_lookup(d->geo, client, &g) == 0;
-  ev.geo = located ? &g : NULL;
-  ev.hosting = ok && client[0] ? hostnets_match(d->hosting, client, located ? g.asn : 0) : NULL;
+  struct where w = {0}; /* where a login came from weighs on a success */
+  if (ok) where_lookup(&w, d->geo, d->hosting, client);
+  ev.geo = where_geo(&w);
+  ev.hosting = w.hosting;
   struct verdict v;
   if (engine_feed(d->engine, &ev, now, &v) < 0) {
     d->stats.errors[SE_INTERNAL]++;

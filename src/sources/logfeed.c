@@ -16,7 +16,7 @@
  */
 #include "sources/logfeed.h"
 
-#include "core/geoip.h"
+#include "core/where.h"
 #include "core/hostnets.h"
 
 #include <stdlib.h>
@@ -33,6 +33,7 @@ struct logfeed {
   struct qlink *q;
   const struct geoip *geo;    /* may be NULL */
   const struct hostnets *hn;  /* may be NULL */
+  struct where where;         /* the last client looked up (the lookup is the source's job) */
 };
 
 void logfeed_set_geo(struct logfeed *f, const struct geoip *geo, const struct hostnets *hn) {
@@ -40,12 +41,6 @@ void logfeed_set_geo(struct logfeed *f, const struct geoip *geo, const struct ho
   f->hn = hn;
 }
 
-/* Where a login came from (the lookup is the source's job: the engine stays pure). */
-static bool login_geo(struct logfeed *f, const char *client, struct geo *g, const char **hosting) {
-  bool found = f->geo && client[0] && geoip_lookup(f->geo, client, g) == 0;
-  if (f->hn) *hosting = hostnets_match(f->hn, client, found ? g->asn : 0);
-  return found;
-}
 
 struct logfeed *logfeed_new(struct engine *e, const struct conf *c) {
   struct logfeed *f = calloc(1, sizeof *f);
@@ -95,6 +90,15 @@ static const char *domain_of(const char *addr) {
 static bool stops(enum action a) { return a == ACT_THROTTLE || a >= ACT_HOLD; }
 
 /* Feed one engine event and fill the result's verdict. */
+/* Where a submission came from, for the risk score (and only then: a
+ * lookup per message costs time the limits do not need). */
+static void locate(struct logfeed *f, struct event *ev) {
+  if (!f->c->score || !ev->client) return;
+  where_lookup(&f->where, f->geo, f->hn, ev->client);
+  ev->geo = where_geo(&f->where);
+  ev->hosting = f->where.hosting;
+}
+
 static int feed(struct logfeed *f, struct logfeed_result *r, struct event *ev) {
   r->kind = ev->kind;
   r->fed = true;
@@ -139,6 +143,7 @@ static int on_queued(struct logfeed *f, const struct logev *l, struct logfeed_re
   qlink_touch(f->q, q);
   if (!r->account) return 0;
   struct event ev = {EV_LOG_QUEUED, r->account, domain_of(sender), q->client, NULL, l->nrcpt, NULL, sender, NULL, NULL};
+  locate(f, &ev);
   if (feed(f, r, &ev) < 0) return -1;
   if (r->stopped) q->flags |= QL_STOPPED;
   qlink_touch(f->q, q);
@@ -162,6 +167,7 @@ static int on_delivery(struct logfeed *f, const struct logev *l, struct logfeed_
   copy_sv(rcpt, sizeof rcpt, l->rcpt);
   for (char *p = rcpt; *p; p++) *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
   struct event ev = {EV_LOG_RCPT, q->account, NULL, q->client, domain_of(rcpt), 0, NULL, NULL, NULL, NULL};
+  locate(f, &ev);
   return feed(f, r, &ev);
 }
 
@@ -186,6 +192,7 @@ static int on_arrival(struct logfeed *f, const struct logev *l, struct logfeed_r
   uint32_t n = l->nrcpt ? l->nrcpt : (uint32_t)count_words(l->rcpts);
   r->nrcpt = n;
   struct event ev = {EV_LOG_QUEUED, acct, domain_of(sender), client, NULL, n, NULL, sender, NULL, NULL};
+  locate(f, &ev);
   if (feed(f, r, &ev) < 0) return -1;
   if (q && r->stopped) q->flags |= QL_STOPPED, qlink_touch(f->q, q);
   return 0;
@@ -222,11 +229,9 @@ int logfeed_feed(struct logfeed *f, const struct logev *l, logfeed_fn cb, void *
       copy_sv(client, sizeof client, l->ip);
       r.account = acct[0] ? acct : NULL;
       r.client = client;
-      struct geo g;
-      const char *hosting = NULL;
-      bool located = login_geo(f, client, &g, &hosting);
+      where_lookup(&f->where, f->geo, f->hn, client);
       struct event ev = {l->kind == LE_LOGIN_OK ? EV_LOGIN_OK : EV_LOGIN_FAIL, r.account, NULL,
-                         client, NULL, 0, NULL, NULL, located ? &g : NULL, hosting};
+                         client, NULL, 0, NULL, NULL, where_geo(&f->where), f->where.hosting};
       rc = feed(f, &r, &ev);
       break;
     }

@@ -13,10 +13,11 @@
 
 struct field {
   const char *name;
+  size_t len; /* known at compile time: a request has ~26 names to match */
   size_t off;
 };
 
-#define F(n) {#n, offsetof(struct policy_req, n)}
+#define F(n) {#n, sizeof #n - 1, offsetof(struct policy_req, n)}
 static const struct field fields[] = {
     F(request),        F(protocol_state), F(protocol_name), F(sasl_username),
     F(sender),         F(recipient),      F(recipient_count), F(instance),
@@ -24,17 +25,22 @@ static const struct field fields[] = {
 };
 #undef F
 
-static int valid_name(const char *p, size_t n) {
-  if (n == 0) return 0;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] == 0x7f) return 0;
-  return 1;
+/* Length of the name before the line's first '=', or 0 when the line has
+ * no '=', the name is empty or holds a control byte or a space. */
+static size_t name_len(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)p[i];
+    if (ch == '=') return i;
+    if (ch <= 0x20 || ch == 0x7f) return 0;
+  }
+  return 0;
 }
 
 static void store_field(struct policy_req *req, const char *name, size_t nlen,
                         struct strview val) {
   for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
-    if (strlen(fields[i].name) == nlen && memcmp(fields[i].name, name, nlen) == 0) {
+    if (fields[i].len == nlen && fields[i].name[0] == name[0] &&
+        memcmp(fields[i].name, name, nlen) == 0) {
       *(struct strview *)((char *)req + fields[i].off) = val;
       return;
     }
@@ -65,11 +71,10 @@ long policy_parse(const char *data, size_t len, struct policy_req *req, enum pol
         return fail(err, PERR_GARBAGE);
       return (long)pos;
     }
-    const char *eq = memchr(line, '=', l);
-    if (!eq || !valid_name(line, (size_t)(eq - line))) return fail(err, PERR_GARBAGE);
+    size_t nlen = name_len(line, l);
+    if (!nlen) return fail(err, PERR_GARBAGE);
     if (++req->nattrs > POLICY_ATTRS_MAX) return fail(err, PERR_TOO_MANY_ATTRS);
-    store_field(req, line, (size_t)(eq - line),
-                (struct strview){eq + 1, l - (size_t)(eq - line) - 1});
+    store_field(req, line, nlen, (struct strview){line + nlen + 1, l - nlen - 1});
   }
   if (len >= POLICY_REQ_MAX) return fail(err, PERR_TOO_LARGE);
   return 0;

@@ -18,12 +18,14 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "actions/decision_log.h"
 #include "actions/reply.h"
 #include "core/log.h"
 #include "core/numparse.h"
+#include "core/where.h"
 #include "daemon.h"
 #include "engine/keytab.h"
 #include "sources/listeners.h"
@@ -47,6 +49,7 @@ struct pconn {
   bool waiting;             /* a reply is held until a suspension is on disk */
   char pending[REPLY_MAX];
   size_t pending_len;
+  struct where where;       /* the SMTP client looked up last (risk score only) */
   struct pconn *prev, *next;
 };
 
@@ -124,7 +127,7 @@ static void process_input(struct pconn *c);
 static int send_reply(struct pconn *c, const char *buf, size_t n) {
   if (c->out_len == c->out_off) {
     c->out_len = c->out_off = 0;
-    ssize_t w = write(c->fd, buf, n);
+    ssize_t w = send(c->fd, buf, n, MSG_NOSIGNAL);
     if (w == (ssize_t)n) return 0;
     if (w < 0 && errno != EAGAIN && errno != EINTR) return 0; /* the read side will see the error */
     if (w > 0) buf += w, n -= (size_t)w;
@@ -182,6 +185,11 @@ static int handle(struct pconn *c, const struct policy_req *r) {
       .txn = &c->txn,
       .sender = sender[0] ? sender : NULL,
   };
+  if (conf->score) { /* where the client is weighs on the score, not on the limits */
+    where_lookup(&c->where, d->geo, d->hosting, client);
+    ev.geo = where_geo(&c->where);
+    ev.hosting = c->where.hosting;
+  }
   struct verdict v;
   char reply[REPLY_MAX];
   size_t n;
@@ -280,7 +288,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
     conn_free(c);
     return;
   }
-  ssize_t n = read(fd, c->in + c->in_len, c->in_cap - c->in_len);
+  ssize_t n = recv(fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) {
     if (c->in_len) count_error(c, SE_INCOMPLETE, "closed_mid_request");
@@ -293,7 +301,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
 
 static void on_write(evutil_socket_t fd, short what, void *arg) {
   struct pconn *c = arg;
-  ssize_t w = write(fd, c->out + c->out_off, c->out_len - c->out_off);
+  ssize_t w = send(fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
   if (w < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (w <= 0) {
     conn_free(c);

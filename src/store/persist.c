@@ -24,32 +24,43 @@ struct collect_ctx {
   int failed;
 };
 
+/* "X:KEY" into k (room for STORE_KEY_MAX); its length, or 0 if too long.
+ * Twice per dirty record each flush: no printf. */
+static size_t prefixed(char *k, char prefix, const char *key) {
+  size_t n = strlen(key);
+  if (n + 2 >= STORE_KEY_MAX) return 0;
+  k[0] = prefix;
+  k[1] = ':';
+  memcpy(k + 2, key, n + 1);
+  return n + 2;
+}
+
 static void emit(void *arg, enum limit_per per, const char *key, const uint8_t *data, size_t len) {
   struct collect_ctx *cx = arg;
   char k[STORE_KEY_MAX];
-  int kl = snprintf(k, sizeof k, "%c:%s", per_prefix[per], key);
-  if (kl < 0 || (size_t)kl >= sizeof k ||
-      store_batch_add(cx->b, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
-    cx->failed = 1;
+  size_t kl = prefixed(k, per_prefix[per], key);
+  if (!kl || store_batch_add(cx->b, ST_COUNTERS, k, kl, data, len) < 0) cx->failed = 1;
 }
 
 static void emit_profile(void *arg, const char *account, const uint8_t *data, size_t len) {
   struct collect_ctx *cx = arg;
   char k[STORE_KEY_MAX];
-  int kl = snprintf(k, sizeof k, "p:%s", account);
-  if (kl < 0 || (size_t)kl >= sizeof k || store_batch_add(cx->b, ST_COUNTERS, k, (size_t)kl, data, len) < 0)
-    cx->failed = 1;
+  size_t kl = prefixed(k, 'p', account);
+  if (!kl || store_batch_add(cx->b, ST_COUNTERS, k, kl, data, len) < 0) cx->failed = 1;
 }
 
-long persist_collect_some(struct engine *e, struct store_batch *b, size_t max) {
+/* A profile is ~900 bytes, a counter record ~100: fewer per slice. */
+#define PROFILE_SLICE_DIV 8
+
+long persist_collect_some(struct engine *e, struct store_batch *b, size_t max, bool profiles) {
   struct collect_ctx cx = {b, 0};
   size_t left = engine_collect_some(e, emit, &cx, max);
-  if (!left) engine_collect_profiles(e, emit_profile, &cx);
+  if (!left) left = engine_collect_profiles(e, emit_profile, &cx, max / PROFILE_SLICE_DIV + 1, profiles);
   return cx.failed ? -1 : (long)left;
 }
 
 int persist_collect(struct engine *e, struct store_batch *b) {
-  return persist_collect_some(e, b, SIZE_MAX) < 0 ? -1 : 0;
+  return persist_collect_some(e, b, SIZE_MAX - 1, true) < 0 ? -1 : 0;
 }
 
 int persist_suspension(struct engine *e, const char *account, struct store_batch *b) {
@@ -151,6 +162,7 @@ void persist_requeue(struct engine *e, const struct store_batch *b) {
     if (o->table != ST_COUNTERS || o->klen < 3 || o->klen >= sizeof k) continue;
     memcpy(k, store_op_key(b, o), o->klen);
     k[o->klen] = 0;
+    if (k[0] == 'p' && k[1] == ':') engine_mark_profile_dirty(e, k + 2);
     for (int p = 0; p < PER__N; p++)
       if (k[0] == per_prefix[p]) engine_mark_dirty(e, (enum limit_per)p, k + 2);
   }

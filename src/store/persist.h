@@ -9,9 +9,11 @@
 
 /* Append the engine's dirty records and dropped keys to b. 0, or -1 out of memory. */
 int persist_collect(struct engine *e, struct store_batch *b) __attribute__((warn_unused_result));
-/* A slice of that: at most max counter records; the profiles come with the
- * last slice. Returns the records still to collect, or -1 out of memory. */
-long persist_collect_some(struct engine *e, struct store_batch *b, size_t max)
+/* A slice of that: at most max counter records; after the last of them,
+ * the profiles whose login state changed and, when `profiles`, slices of
+ * the profiles that learned something. Returns what is still to collect,
+ * or -1 out of memory. */
+long persist_collect_some(struct engine *e, struct store_batch *b, size_t max, bool profiles)
     __attribute__((warn_unused_result));
 /* Append the current suspension state (put or delete) of account. 0 or -1. */
 int persist_suspension(struct engine *e, const char *account, struct store_batch *b)

@@ -23,6 +23,7 @@ struct job {
   writer_done_fn done;
   void *arg;
   int rc;
+  bool flush; /* a periodic flush: its buffers may be kept */
   char err[160];
   struct job *next;
 };
@@ -39,6 +40,7 @@ struct writer {
   int pipefd[2];
   struct event *ev;
   struct writer_stats stats;
+  struct store_batch spare; /* the last flush's buffers, loop thread only */
 };
 
 static void push(struct job **head, struct job ***tail, struct job *j) {
@@ -84,6 +86,28 @@ static void *run(void *arg) {
   return NULL;
 }
 
+/* A flush of 100,000 records fills ~100 MB of fresh memory each second
+ * if its buffers are freed and allocated again: every page faults in
+ * anew.  So the written flush's buffers are kept for the next one while
+ * it filled at least a quarter of them; a smaller flush (the load went
+ * down) gives them back. */
+static void keep_buffers(struct writer *w, struct store_batch *b) {
+  if (b->used * 4 >= b->acap && b->n * 4 >= b->cap) {
+    store_batch_clear(&w->spare);
+    w->spare = *b;
+    memset(b, 0, sizeof *b);
+  } else {
+    store_batch_clear(&w->spare);
+  }
+}
+
+void writer_reuse(struct writer *w, struct store_batch *b) {
+  *b = w->spare;
+  memset(&w->spare, 0, sizeof w->spare);
+  b->n = 0;
+  b->used = 0;
+}
+
 /* Run the callbacks of finished jobs; on the loop thread. */
 static void reap(struct writer *w) {
   pthread_mutex_lock(&w->mu);
@@ -92,6 +116,7 @@ static void reap(struct writer *w) {
   while (j) {
     struct job *next = j->next;
     if (j->done) j->done(j->arg, j->rc, j->err, &j->b);
+    if (j->flush) keep_buffers(w, &j->b);
     store_batch_clear(&j->b);
     free(j);
     pthread_mutex_lock(&w->mu);
@@ -130,7 +155,8 @@ fail:
   return NULL;
 }
 
-int writer_submit(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg) {
+static int submit(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg,
+                  bool flush) {
   struct job *j = calloc(1, sizeof *j);
   pthread_mutex_lock(&w->mu);
   if (!j || w->stop) {
@@ -143,11 +169,20 @@ int writer_submit(struct writer *w, struct store_batch *b, writer_done_fn done, 
   memset(b, 0, sizeof *b);
   j->done = done;
   j->arg = arg;
+  j->flush = flush;
   push(&w->queue, &w->queue_tail, j);
   w->pending++;
   pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
   return 0;
+}
+
+int writer_submit(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg) {
+  return submit(w, b, done, arg, false);
+}
+
+int writer_submit_flush(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg) {
+  return submit(w, b, done, arg, true);
 }
 
 void writer_drain(struct writer *w) {
@@ -186,6 +221,7 @@ void writer_free(struct writer *w) {
   pthread_mutex_unlock(&w->mu);
   pthread_join(w->th, NULL);
   reap(w);
+  store_batch_clear(&w->spare);
   event_free(w->ev);
   close(w->pipefd[0]);
   close(w->pipefd[1]);

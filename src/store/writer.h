@@ -22,6 +22,13 @@ void writer_free(struct writer *w);
  * -1 if the writer is stopping (the batch is freed, done is not called). */
 int writer_submit(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg)
     __attribute__((warn_unused_result));
+/* The same for the periodic flush, whose batch is big and built again
+ * every second: once written, its buffers are kept for the next flush
+ * (writer_reuse) as long as the flushes stay as big. */
+int writer_submit_flush(struct writer *w, struct store_batch *b, writer_done_fn done, void *arg)
+    __attribute__((warn_unused_result));
+/* An empty batch for the next flush, on the kept buffers if there are any. */
+void writer_reuse(struct writer *w, struct store_batch *b);
 /* Block until every queued batch is written and its callback ran. */
 void writer_drain(struct writer *w);
 /* Batches waiting or being written. */

@@ -102,6 +102,70 @@ static void test_counters_and_suspensions_survive(void **state) {
   conf_free(c);
 }
 
+/* How many "p:ACCOUNT" entries a batch holds for this account. */
+static int profile_ops(const struct store_batch *b, const char *acct) {
+  int n = 0;
+  size_t l = strlen(acct);
+  for (size_t i = 0; i < b->n; i++) {
+    const char *k = store_op_key(b, &b->ops[i]);
+    if (b->ops[i].klen == l + 2 && !memcmp(k, "p:", 2) && !memcmp(k + 2, acct, l)) n++;
+  }
+  return n;
+}
+
+/* Learned profiles are written only when the daemon says they are due
+ * (profile_flush_interval); login state at the next flush; a failed write
+ * is written again. */
+static void test_profiles_written_when_due(void **state) {
+  struct conf *c = conf_in_dir("score = true;\n");
+  struct engine *e = engine_new(c);
+  send(e, "alice", T0);
+  send(e, "bob", T0);
+  struct store_batch b = {0};
+  assert_int_equal(persist_collect_some(e, &b, 4096, false), 0);
+  assert_true(b.n > 0); /* the counters */
+  assert_int_equal(profile_ops(&b, "alice"), 0);
+  assert_int_equal(profile_ops(&b, "bob"), 0);
+  store_batch_clear(&b);
+
+  struct event fail = {EV_LOGIN_FAIL, "alice", NULL, "198.51.100.9", NULL, 0, NULL, NULL, NULL, NULL};
+  struct verdict v;
+  assert_int_equal(engine_feed(e, &fail, T0 + 1, &v), 0);
+  assert_int_equal(persist_collect_some(e, &b, 4096, false), 0);
+  assert_int_equal(profile_ops(&b, "alice"), 1); /* login state: at once */
+  assert_int_equal(profile_ops(&b, "bob"), 0);
+  store_batch_clear(&b);
+
+  /* due: what learned, in slices (max 1 counter record -> 1 profile per call) */
+  long left;
+  int alice = 0, bob = 0, site = 0, calls = 0;
+  do {
+    left = persist_collect_some(e, &b, 1, true);
+    assert_true(left >= 0);
+    alice += profile_ops(&b, "alice");
+    bob += profile_ops(&b, "bob");
+    site += profile_ops(&b, "@site");
+    store_batch_clear(&b);
+    calls++;
+  } while (left > 0);
+  assert_true(calls >= 2);
+  assert_int_equal(alice, 0); /* written above and not changed since */
+  assert_int_equal(bob, 1);
+  assert_int_equal(site, 1);
+
+  /* a failed write: requeued, and written with the next flush */
+  send(e, "bob", T0 + 2);
+  assert_int_equal(persist_collect_some(e, &b, 4096, true), 0);
+  assert_int_equal(profile_ops(&b, "bob"), 1);
+  persist_requeue(e, &b);
+  store_batch_clear(&b);
+  assert_int_equal(persist_collect_some(e, &b, 4096, false), 0);
+  assert_int_equal(profile_ops(&b, "bob"), 1);
+  store_batch_clear(&b);
+  engine_free(e);
+  conf_free(c);
+}
+
 static void test_idle_keys_expire(void **state) {
   struct conf *c = conf_in_dir("idle_expiry = 3600;\n");
   char err[256];
@@ -193,6 +257,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_counters_and_suspensions_survive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_keys_expire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_profiles_written_when_due, setup, teardown),
       cmocka_unit_test_setup_teardown(test_map_grows_then_caps, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_entries_skipped, setup, teardown),
   };
