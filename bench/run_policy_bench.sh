@@ -12,7 +12,8 @@
 #     build/bench/{policy_load,dunno_server}, or compiles those two with cc.
 #   * mailfuse: copies etc/mailfuse.conf (limits, groups... kept as they are),
 #     overrides listen/state_dir/control_socket into a temp dir; measures
-#     VmRSS/RssAnon before and after driving ACCOUNTS distinct accounts, then
+#     VmRSS/RssAnon before and after driving ACCOUNTS distinct accounts and
+#     ACCOUNTS more (the second step: the cost of one more account), then
 #     requests/s and latency at each connection count over TCP and unix.
 #   * dunno_server over TCP and unix: the floor.
 #   * postfwd2 and policyd-rate-limit (Debian 12 packages; installed with
@@ -164,31 +165,38 @@ EOF
             MF_PID=$SRV_PID
             MF_WRAP=$SRV_WRAP
             if wait_ready "inet:127.0.0.1:$MF_PORT" "$MF_PID" 20; then
-                # memory per tracked account
+                # memory per tracked account: ACCOUNTS accounts, then ACCOUNTS
+                # more. The first step includes what does not grow with the
+                # accounts (the ring of recent messages, buffers, tables'
+                # first sizes); the second is the cost of one more account.
                 rss0=$(status_kb "$MF_PID" VmRSS); anon0=$(status_kb "$MF_PID" RssAnon)
-                # 1000 client addresses and 100 sender domains: 1.1% extra keys
-                drive=$(timeout 300 "${LOAD_CPU[@]}" "$LOAD" -q -s "inet:127.0.0.1:$MF_PORT" -c 16 -t "$LOADGEN_THREADS" \
-                        -m "$ACCOUNTS" -w 0 -a "$ACCOUNTS" -r "$RCPTS" \
-                        --clients 1000 --sender-domains 100 2>&1 | tail -n 1) || true
-                log "mailfuse memory drive: $drive"
-                sleep 2.5   # > flush_interval: counters written to the store
-                rss1=$(status_kb "$MF_PID" VmRSS); anon1=$(status_kb "$MF_PID" RssAnon)
+                declare -a rss anon
+                for step in 1 2; do
+                    # 1000 client addresses and 100 sender domains: 1.1% extra keys
+                    drive=$(timeout 300 "${LOAD_CPU[@]}" "$LOAD" -q -s "inet:127.0.0.1:$MF_PORT" -c 16 -t "$LOADGEN_THREADS" \
+                            -m "$ACCOUNTS" -w 0 -a "$ACCOUNTS" -r "$RCPTS" --account-offset $(((step - 1) * ACCOUNTS)) \
+                            --clients 1000 --sender-domains 100 2>&1 | tail -n 1) || true
+                    log "mailfuse memory drive $step: $drive"
+                    sleep 2.5   # > flush_interval: counters written to the store
+                    rss[step]=$(status_kb "$MF_PID" VmRSS); anon[step]=$(status_kb "$MF_PID" RssAnon)
+                done
+                rss1=${rss[1]}; anon1=${anon[1]}
                 "$MAILFUSE" ctl -s "$MF/ctl.sock" --json status > "$MF/status-mem.json" 2>/dev/null || true
                 keys=$(jq -r '.store.keys // "?"' "$MF/status-mem.json" 2>/dev/null || echo "?")
                 sbytes=$(jq -r '.store.bytes // "?"' "$MF/status-mem.json" 2>/dev/null || echo "?")
                 tracked=$(jq -r '.tracked.accounts // "?"' "$MF/status-mem.json" 2>/dev/null || echo "?")
                 per() { awk -v a="$1" -v b="$2" -v n="$ACCOUNTS" 'BEGIN { if (a == "" || b == "") print "?"; else printf "%.0f", (b - a) * 1024 / n }'; }
                 MEM_TABLE="${MEM_TABLE:-}"$'\n'$(
-                    echo "| $LABEL memory ($ACCOUNTS accounts, 1 message each) | before | after | per account |"
-                    echo "|---|---|---|---|"
-                    echo "| VmRSS | ${rss0} kB | ${rss1} kB | $(per "$rss0" "$rss1") bytes |"
-                    echo "| RssAnon | ${anon0} kB | ${anon1} kB | $(per "$anon0" "$anon1") bytes |"
+                    echo "| $LABEL memory | start | after $ACCOUNTS accounts | per account, first $ACCOUNTS (with fixed costs) | after $((2 * ACCOUNTS)) | per account, next $ACCOUNTS (marginal) |"
+                    echo "|---|---|---|---|---|---|"
+                    echo "| VmRSS | ${rss0} kB | ${rss1} kB | $(per "$rss0" "$rss1") bytes | ${rss[2]} kB | $(per "$rss1" "${rss[2]}") bytes |"
+                    echo "| RssAnon | ${anon0} kB | ${anon1} kB | $(per "$anon0" "$anon1") bytes | ${anon[2]} kB | $(per "$anon1" "${anon[2]}") bytes |"
                     if [[ $sbytes != "?" && $sbytes != null ]]; then
-                        echo "| LMDB store (ctl status: $keys keys, $tracked accounts tracked) | | $((sbytes / 1024)) kB | $((sbytes / ACCOUNTS)) bytes |"
+                        echo "| LMDB store (ctl status: $keys keys, $tracked accounts tracked) | | | | $((sbytes / 1024)) kB | $((sbytes / (2 * ACCOUNTS))) bytes (whole store / accounts) |"
                     fi
                 )
                 # throughput: a new range of ACCOUNTS accounts for each point
-                range=0
+                range=1   # ranges 0 and 1 went to the memory steps
                 common=(--clients "$CLIENTS" --sender-domains "$SENDER_DOMAINS")
                 for c in $CONNS; do
                     range=$((range + 1))

@@ -375,6 +375,11 @@ int daemon_run(const char *path) {
   if (log_setup(d.conf->log_level, d.conf->log_target, d.conf->syslog_facility) < 0)
     fatal("cannot set up logging");
   signal(SIGPIPE, SIG_IGN);
+  /* Big buffers (a flush batch of 100,000 records, the hash tables) come
+   * straight from mmap and go back to the system when freed.  glibc would
+   * otherwise raise this threshold after the first such free and keep
+   * later ones on its heap, where a freed flush batch stays resident. */
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   if (webhook_global_init() < 0) fatal("cannot initialise libcurl");
   /* flush batches are one big arena each: have glibc map them so that they
    * go back to the kernel when freed, instead of staying in the heap */

@@ -397,10 +397,12 @@ int conf_account_name(const struct conf *c, const char *raw, size_t rawlen, char
     out[o++] = (char)tolower((unsigned char)raw[i]);
   }
   out[o] = 0;
-  if (o && *c->account_domain && !memchr(out, '@', o)) {
-    int n = snprintf(out + o, len - o, "@%s", c->account_domain);
-    if (n < 0 || (size_t)n >= len - o) trunc = 1;
-    for (char *p = out + o; *p; p++) *p = (char)tolower((unsigned char)*p);
+  if (o && *c->account_domain && !memchr(out, '@', o)) { /* once per request: no printf */
+    const char *dom = c->account_domain;
+    if (o + 1 < len) out[o++] = '@';
+    for (; *dom && o + 1 < len; dom++) out[o++] = (char)tolower((unsigned char)*dom);
+    if (*dom) trunc = 1; /* the domain did not fit */
+    out[o] = 0;
   }
   return trunc ? -1 : 0;
 }
