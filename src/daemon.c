@@ -87,7 +87,7 @@ static void flush_submit(struct daemon *d) {
 
 static void on_collect(evutil_socket_t fd, short what, void *arg) {
   struct daemon *d = arg;
-  long left = persist_collect_some(d->engine, &d->pending, FLUSH_SLICE, d->profiles_due);
+  long left = persist_collect_some(d->engine, &d->pending, FLUSH_SLICE, d->profiles_by);
   if (left < 0) {
     d->stats.errors[SE_INTERNAL]++;
     log_error("internal", "what=flush_batch error=out_of_memory");
@@ -96,12 +96,10 @@ static void on_collect(evutil_socket_t fd, short what, void *arg) {
   else flush_submit(d);
 }
 
-/* force: write the learned profiles now whatever profile_flush_interval says */
+/* force: write every learned profile now, whatever profile_flush_interval says */
 static void flush(struct daemon *d, bool force) {
   if (d->flushing || d->collecting) return; /* the last batch is still being built or written */
-  int64_t now = daemon_now();
-  d->profiles_due = force || now >= d->profiles_at;
-  if (d->profiles_due) d->profiles_at = now + (int64_t)d->conf->profile_flush_interval;
+  d->profiles_by = force ? INT64_MAX : daemon_now() - (int64_t)d->conf->profile_flush_interval;
   d->collecting = true;
   writer_reuse(d->writer, &d->pending);
   on_collect(-1, 0, d);

@@ -46,8 +46,7 @@ struct daemon {
   int64_t max_conns; /* max_connections, capped by the descriptor limit */
   bool flushing;   /* a batch is being written */
   bool collecting; /* a batch is being built, slice by slice */
-  bool profiles_due;   /* this batch also writes the profiles that learned */
-  int64_t profiles_at; /* when the learned profiles are written next */
+  int64_t profiles_by; /* this batch writes profiles that learned before this */
   struct store_batch pending;
   struct event *collect_ev;
   bool stopping;

@@ -231,7 +231,7 @@ static json_t *profile_json(const struct profile *p) {
   for (int i = 0; i < PROFILE_NETS; i++) nets += p->nets[i] != 0;
   for (int i = 0; i < PROFILE_WIDE; i++) wide += p->wide[i] != 0;
   for (int i = 0; i < PROFILE_BLOOM_BYTES; i++) bits += __builtin_popcount(p->bloom[i]);
-  return json_pack(
+  json_t *j = json_pack(
       "{s:s,s:s,s:I,s:I,s:{s:f,s:f,s:f},s:o,s:i,s:i,s:f,s:{s:f,s:f,s:f,s:f},s:{s:s,s:f,s:s,s:s,s:i},"
       "s:{s:I,s:I,s:I,s:I,s:I}}",
       "first_seen", iso_time_s(p->first_seen, a, sizeof a), "last_active", iso_time_s(p->last_active, b, sizeof b),
@@ -247,6 +247,16 @@ static json_t *profile_json(const struct profile *p) {
       "external_recipients", (json_int_t)profile_recent(p, RC_EXT), "new_domain_recipients",
       (json_int_t)profile_recent(p, RC_NEWDOM), "freemail_recipients", (json_int_t)profile_recent(p, RC_FREEMAIL),
       "foreign_recipients", (json_int_t)profile_recent(p, RC_FOREIGN));
+  /* the places it is known to send and log in from (GeoIP), newest first */
+  json_t *cc = json_array(), *as = json_array();
+  for (int i = 0; i < PROFILE_COUNTRIES && p->countries[i]; i++) {
+    char code[3] = {(char)(p->countries[i] >> 8), (char)(p->countries[i] & 0xff), 0};
+    json_array_append_new(cc, json_string(code));
+  }
+  for (int i = 0; i < PROFILE_ASNS && p->asns[i]; i++) json_array_append_new(as, json_integer(p->asns[i]));
+  json_object_set_new(j, "countries", cc);
+  json_object_set_new(j, "operators", as);
+  return j;
 }
 
 static json_t *cmd_explain(struct daemon *d, json_t *req, struct cconn *c) {

@@ -40,11 +40,13 @@ struct ipstate {
 struct queued {
   const char *account;
   struct profile *p;
+  int64_t since; /* when it was queued: the list is in this order */
 };
 
+/* A FIFO: q[head..n) are waiting. */
 struct qlist {
   struct queued *q;
-  size_t n, cap;
+  size_t head, n, cap;
 };
 
 struct detect {
@@ -56,6 +58,7 @@ struct detect {
   struct strmap *profiles; /* account -> struct profile */
   struct strmap *ips;      /* address -> struct ipstate */
   struct profile site;     /* shares over every account: the site's usual */
+  int64_t site_since;      /* when it changed first since it was written */
 };
 
 /* The score's own limits, so replies, logs and reports treat it like one. */
@@ -97,7 +100,12 @@ void detect_free(struct detect *d) {
 
 void detect_set_conf(struct detect *d, const struct conf *c) { d->c = c; }
 
-static bool qlist_push(struct qlist *l, const char *account, struct profile *p) {
+static bool qlist_push(struct qlist *l, const char *account, struct profile *p, int64_t now) {
+  if (l->head && l->head * 2 >= l->n) { /* reuse the front that was taken */
+    memmove(l->q, l->q + l->head, (l->n - l->head) * sizeof *l->q);
+    l->n -= l->head;
+    l->head = 0;
+  }
   if (l->n == l->cap) {
     size_t ncap = l->cap ? l->cap * 2 : 1024;
     struct queued *nq = realloc(l->q, ncap * sizeof *nq);
@@ -105,28 +113,31 @@ static bool qlist_push(struct qlist *l, const char *account, struct profile *p) 
     l->q = nq;
     l->cap = ncap;
   }
-  l->q[l->n++] = (struct queued){account, p};
+  /* a clock going back (a replayed log out of order) must not break the order */
+  if (l->n > l->head && now < l->q[l->n - 1].since) now = l->q[l->n - 1].since;
+  l->q[l->n++] = (struct queued){account, p, now};
   return true;
 }
 
 /* Put the account on the list of learned changes once (profile_roll and
- * the learners only set p->dirty; this records who, so a flush never
- * scans them all). */
-static void note_dirty(struct detect *d, const char *account, struct profile *p) {
-  if (!p->queued) p->queued = qlist_push(&d->learned, strmap_key(d->profiles, account), p);
+ * the learners only set p->dirty; this records who and since when, so a
+ * flush never scans them all and writes each about profile_flush_interval
+ * after its first change: spread like the traffic, not in one burst). */
+static void note_dirty(struct detect *d, const char *account, struct profile *p, int64_t now) {
+  if (!p->queued) p->queued = qlist_push(&d->learned, strmap_key(d->profiles, account), p, now);
 }
 
 /* Login state changed: what a restart must not forget (a risky login, the
  * failures before it) is written with the next flush, within a second. */
 static void note_urgent(struct detect *d, const char *account, struct profile *p) {
   p->dirty = true;
-  if (!p->urgent) p->urgent = qlist_push(&d->urgent, strmap_key(d->profiles, account), p);
+  if (!p->urgent) p->urgent = qlist_push(&d->urgent, strmap_key(d->profiles, account), p, 0);
 }
 
 static struct profile *profile_of(struct detect *d, const char *account, int64_t now) {
   struct profile *p = strmap_get(d->profiles, account);
   if (p) {
-    note_dirty(d, account, p);
+    note_dirty(d, account, p, now);
     return p;
   }
   if (!(p = calloc(1, sizeof *p))) return NULL;
@@ -136,7 +147,7 @@ static struct profile *profile_of(struct detect *d, const char *account, int64_t
     free(p);
     return NULL;
   }
-  note_dirty(d, account, p);
+  note_dirty(d, account, p, now);
   return p;
 }
 
@@ -227,10 +238,11 @@ void detect_judge(struct detect *d, const struct detect_seen *seen, const struct
   }
 }
 
-static void learn_site(struct detect *d, bool ext, bool fm, bool fo) {
+static void learn_site(struct detect *d, bool ext, bool fm, bool fo, int64_t now) {
   d->site.share_ext += SITE_ALPHA * ((float)ext - d->site.share_ext);
   d->site.share_freemail += SITE_ALPHA * ((float)fm - d->site.share_freemail);
   d->site.share_foreign += SITE_ALPHA * ((float)fo - d->site.share_foreign);
+  if (!d->site.dirty) d->site_since = now;
   d->site.dirty = true;
 }
 
@@ -250,7 +262,7 @@ void detect_learn(struct detect *d, const struct detect_seen *seen, const struct
   bool risky = p->login_risk > 0 && now < p->login_risk_until;
   if (is_recipient(ev->kind) && ev->rcpt_domain) {
     profile_learn_recipient(p, is_ext, seen->freemail, seen->foreign);
-    learn_site(d, is_ext, seen->freemail, seen->foreign);
+    learn_site(d, is_ext, seen->freemail, seen->foreign, now);
     if (is_ext && !risky) profile_learn_domain(p, ev->rcpt_domain, now);
   }
   if (is_message(ev->kind) && !risky) {
@@ -402,6 +414,7 @@ static void login_ok(struct detect *d, struct ipstate *s, const struct event *ev
   if (risk <= 0 || !p->countries[0]) geo_learn(p, ev); /* a clean login (or the first ones) teaches */
   /* travel is judged between this login and the next: an unlocated one in
    * between (webmail host, unknown address) breaks the chain */
+  p->login_country = ev->geo ? profile_cc(ev->geo->country) : 0;
   p->login_has_loc = ev->geo && ev->geo->has_loc;
   if (p->login_has_loc) {
     p->login_lat = (int16_t)lrint(ev->geo->lat * 100);
@@ -458,23 +471,26 @@ static void emit(const struct queued *q, detect_emit_fn cb, void *arg) {
   if (n) cb(arg, q->account, buf, n);
 }
 
-size_t detect_collect_some(struct detect *d, detect_emit_fn cb, void *arg, size_t max, bool learned) {
-  for (size_t i = 0; i < d->urgent.n; i++) {
+size_t detect_collect_some(struct detect *d, detect_emit_fn cb, void *arg, size_t max,
+                           int64_t queued_by) {
+  for (size_t i = d->urgent.head; i < d->urgent.n; i++) {
     d->urgent.q[i].p->urgent = false;
     emit(&d->urgent.q[i], cb, arg);
   }
-  d->urgent.n = 0;
-  if (!learned) return 0;
-  for (size_t done = 0; done < max && d->learned.n; done++) { /* from the back: no shifting */
-    const struct queued *q = &d->learned.q[--d->learned.n];
+  d->urgent.head = d->urgent.n = 0;
+  struct qlist *l = &d->learned;
+  for (size_t done = 0; done < max && l->head < l->n && l->q[l->head].since <= queued_by; done++) {
+    const struct queued *q = &l->q[l->head++];
     q->p->queued = false;
     emit(q, cb, arg);
   }
-  if (!d->learned.n && d->site.dirty) {
-    struct queued site = {SITE_KEY, &d->site};
+  if (l->head == l->n) l->head = l->n = 0;
+  if (d->site.dirty && d->site_since <= queued_by) {
+    struct queued site = {SITE_KEY, &d->site, 0};
     emit(&site, cb, arg);
   }
-  return d->learned.n;
+  /* what is left for this flush */
+  return l->head < l->n && l->q[l->head].since <= queued_by ? l->n - l->head : 0;
 }
 
 void detect_mark_dirty(struct detect *d, const char *account) {

@@ -50,11 +50,13 @@ void detect_site(const struct detect *d, float *foreign, float *freemail);
 bool detect_is_score_limit(const struct limit *l);
 
 /* Persistence of profiles: changed ones to cb (and marked clean). Login
- * state changes always; when `learned`, also up to max of the profiles
- * that learned something (the site's last). Returns how many of those are
- * left for the next call. */
+ * state changes always; then up to max of the profiles that learned
+ * something and first changed at or before queued_by (event time;
+ * INT64_MAX: all), the site's too. Returns how many of those are left for
+ * the next call. */
 typedef void (*detect_emit_fn)(void *arg, const char *account, const uint8_t *data, size_t len);
-size_t detect_collect_some(struct detect *d, detect_emit_fn cb, void *arg, size_t max, bool learned);
+size_t detect_collect_some(struct detect *d, detect_emit_fn cb, void *arg, size_t max,
+                           int64_t queued_by);
 /* Write this profile again with the next flush (its last write failed). */
 void detect_mark_dirty(struct detect *d, const char *account);
 /* Load one back. */

@@ -445,8 +445,8 @@ const struct profile *engine_explain(struct engine *e, const char *account, int6
 }
 
 size_t engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
-                               void *arg, size_t max, bool learned) {
-  return detect_collect_some(e->dt, cb, arg, max, learned);
+                               void *arg, size_t max, int64_t queued_by) {
+  return detect_collect_some(e->dt, cb, arg, max, queued_by);
 }
 
 void engine_mark_profile_dirty(struct engine *e, const char *account) {

@@ -142,7 +142,7 @@ const struct profile *engine_explain(struct engine *e, const char *account, int6
 /* Profiles: changed ones to cb, as detect_collect_some (returns how many
  * learned ones are left); mark one to write again; load one back (0 or -1). */
 size_t engine_collect_profiles(struct engine *e, void (*cb)(void *, const char *, const uint8_t *, size_t),
-                               void *arg, size_t max, bool learned);
+                               void *arg, size_t max, int64_t queued_by);
 void engine_mark_profile_dirty(struct engine *e, const char *account);
 int engine_load_profile(struct engine *e, const char *account, const uint8_t *data, size_t len);
 size_t engine_profile_count(const struct engine *e);

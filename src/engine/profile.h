@@ -47,7 +47,7 @@ struct profile {
   /* login state */
   int64_t login_at;             /* last successful login */
   uint32_t login_wide;          /* its wide network hash */
-  uint16_t login_country;
+  uint16_t login_country;       /* its country (packed), 0 unknown */
   float login_risk;             /* from the login side, valid until login_risk_until */
   int64_t login_risk_until;
   char login_reason[64];

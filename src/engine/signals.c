@@ -131,8 +131,12 @@ static void place(const struct signal_ctx *x, struct score *s) {
   }
   if (x->hosting)
     add(s, "hosting", true, 2.0f, "client %s is in a hosting/VPN network: %s", x->client, x->hosting);
-  /* mail from one place while the account logged in far away, sooner than anyone travels */
-  if (g && g->has_loc && p->login_has_loc && p->login_at && x->now >= p->login_at) {
+  /* mail from one country while the account logged in from another, far
+   * away, sooner than anyone travels. Within one country GeoIP often puts
+   * mobile and unknown addresses at the country's centre, hundreds of km
+   * off: that alone is no evidence. */
+  if (g && g->has_loc && p->login_has_loc && p->login_at && x->now >= p->login_at && cc &&
+      p->login_country && cc != p->login_country) {
     double km = geo_distance_km(p->login_lat / 100.0, p->login_lon / 100.0, g->lat, g->lon);
     double h = (double)(x->now - p->login_at) / 3600.0;
     if (geo_faster_than_travel(km, h))

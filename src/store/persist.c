@@ -52,15 +52,15 @@ static void emit_profile(void *arg, const char *account, const uint8_t *data, si
 /* A profile is ~900 bytes, a counter record ~100: fewer per slice. */
 #define PROFILE_SLICE_DIV 8
 
-long persist_collect_some(struct engine *e, struct store_batch *b, size_t max, bool profiles) {
+long persist_collect_some(struct engine *e, struct store_batch *b, size_t max, int64_t profiles_by) {
   struct collect_ctx cx = {b, 0};
   size_t left = engine_collect_some(e, emit, &cx, max);
-  if (!left) left = engine_collect_profiles(e, emit_profile, &cx, max / PROFILE_SLICE_DIV + 1, profiles);
+  if (!left) left = engine_collect_profiles(e, emit_profile, &cx, max / PROFILE_SLICE_DIV + 1, profiles_by);
   return cx.failed ? -1 : (long)left;
 }
 
 int persist_collect(struct engine *e, struct store_batch *b) {
-  return persist_collect_some(e, b, SIZE_MAX - 1, true) < 0 ? -1 : 0;
+  return persist_collect_some(e, b, SIZE_MAX - 1, INT64_MAX) < 0 ? -1 : 0;
 }
 
 int persist_suspension(struct engine *e, const char *account, struct store_batch *b) {

@@ -10,10 +10,10 @@
 /* Append the engine's dirty records and dropped keys to b. 0, or -1 out of memory. */
 int persist_collect(struct engine *e, struct store_batch *b) __attribute__((warn_unused_result));
 /* A slice of that: at most max counter records; after the last of them,
- * the profiles whose login state changed and, when `profiles`, slices of
- * the profiles that learned something. Returns what is still to collect,
- * or -1 out of memory. */
-long persist_collect_some(struct engine *e, struct store_batch *b, size_t max, bool profiles)
+ * the profiles whose login state changed and slices of the profiles that
+ * learned something and first changed at or before profiles_by (INT64_MAX:
+ * all). Returns what is still to collect, or -1 out of memory. */
+long persist_collect_some(struct engine *e, struct store_batch *b, size_t max, int64_t profiles_by)
     __attribute__((warn_unused_result));
 /* Append the current suspension state (put or delete) of account. 0 or -1. */
 int persist_suspension(struct engine *e, const char *account, struct store_batch *b)

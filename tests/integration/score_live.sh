@@ -13,10 +13,13 @@
 # recipient each, at example.net / example.org, never written to) from a new client
 # address (BURST_IP, 203.0.113.77, presented with XCLIENT, which the bed authorises for
 # 127.0.0.0/8: 127.0.0.1 itself would be "uninformative" to the score).
+# GeoIP is on, with the test databases (tests/geoip/*.mmdb): HIST_IP is in the US
+# (AS64497), BURST_IP in Brazil, so the history teaches the US as alice's country
+# and the burst comes from a country she never used.
 # Checks: before 50 recipients alice is contained (a message held in Postfix's hold
 # queue, or refused with 450 4.7.1 / 5xx 5.7.1 ... mailfuse once she is suspended),
-# ctl explain shows the score and the new-network signal, and the explain text is
-# printed as diagnostics.
+# ctl explain shows the score and the place alice is known at (US, AS64497), the
+# decision names the new country (BR), and the explain text is printed as diagnostics.
 #
 #   sudo tests/integration/score_live.sh            (needs root; exit 0 = all ok)
 #   MAILFUSE=/path/to/mailfuse KEEP=1 BURST=60 tests/integration/score_live.sh
@@ -115,6 +118,8 @@ limits = (
   { name = "acct-msgs"; per = "account"; count = "messages"; window = "hour"; max = 100000; action = "throttle"; }
 );
 score = true;
+geoip_city_db = "$REPO/tests/geoip/test-city.mmdb";
+geoip_asn_db = "$REPO/tests/geoip/test-asn.mmdb";
 score_alert = 3;
 score_throttle = 5;
 score_hold = 8;
@@ -148,9 +153,9 @@ else diag "ctl status: $(ctl_json status)"; diag_file "$LOG" 20; bail "the histo
 
 ex=$(ctl_json explain alice)
 diag "explain after the history: $(json_get "$ex" '{k: v for k, v in d.items() if k != "signals"}' 2>/dev/null || echo "$ex")"
-learned=$(json_get "$ex" '(d["profile"]["messages_learned"], d["profile"]["networks_16"] > 0)' 2>/dev/null || echo "?")
-tap_check "ctl explain alice: the history is learned (messages_learned = $HIST_MSGS, a network known)" [ "$learned" = "[$HIST_MSGS, true]" ] ||
-  diag "got $learned: $ex"
+learned=$(json_get "$ex" '(d["profile"]["messages_learned"], d["profile"]["networks_16"] > 0, d["profile"]["countries"], d["profile"]["operators"])' 2>/dev/null || echo "?")
+tap_check "ctl explain alice: the history is learned (messages_learned = $HIST_MSGS, a network known, country US, operator AS64497)" \
+  [ "$learned" = "[$HIST_MSGS, true, [\"US\"], [64497]]" ] || diag "got $learned: $ex"
 
 if POLICY="$POLICY" POLICY_STAGES="rcpt eod" POLICY_TIMEOUT=10s POLICY_DEFAULT_ACTION=DUNNO \
    timeout 120 "$BED" up "$T/bed" > "$T/up.log" 2>&1; then
@@ -253,8 +258,8 @@ tap_check "ctl explain alice: would act (score $sc, would $would; volume among t
   bash -c '[[ "$1" =~ ^(throttle|hold|suspend)$ ]] && grep -q volume <<<"$2"' _ "$would" "$sigs" || diag "$ex"
 DEC=$(grep -E 'decision account=alice .*action=(hold|suspend) ' "$LOG" | head -1)
 diag "first hold/suspend decision: $(cut -c1-600 <<<"${DEC:-none}")"
-tap_check "mailfuse logged a hold/suspend decision for alice with score >= 8 and the new network among its reasons" \
-  bash -c '[[ "$1" =~ score=([0-9.]+) ]] && awk -v s="${BASH_REMATCH[1]}" "BEGIN { exit !(s >= 8) }" && grep -q "new_network" <<<"$1"' _ "$DEC" ||
+tap_check "mailfuse logged a hold/suspend decision for alice with score >= 8 and the new country (BR) among its reasons" \
+  bash -c '[[ "$1" =~ score=([0-9.]+) ]] && awk -v s="${BASH_REMATCH[1]}" "BEGIN { exit !(s >= 8) }" && grep -q "new_country [0-9.]* (client 203.0.113.77 is in BR" <<<"$1"' _ "$DEC" ||
   diag "$(grep -E 'decision account=alice' "$LOG" | tail -3 | cut -c1-600)"
 sh=$(ctl_json show alice); lst=$(ctl_json list)
 state=$(json_get "$sh" 'd.get("state")' 2>/dev/null || echo "?")

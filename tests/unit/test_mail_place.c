@@ -142,6 +142,11 @@ static void test_hosting_and_two_places(void **state) {
   g = signal_named(&s, "two_places");
   assert_non_null(g);
   assert_non_null(strstr(g->why, "faster than travel"));
+  /* the same distance inside one country (GeoIP's centre-of-country
+   * placement of mobile addresses) is no evidence */
+  static const struct geo DE_FAR = {"DE", 64500, "TEST-DE-ISP", 40.71, -74.00, true};
+  score_of(e, "alice@example.edu", HOME_IP, &DE_FAR, NULL, t + 1800, &s);
+  assert_null(signal_named(&s, "two_places"));
   /* two days later the same is a journey */
   score_of(e, "alice@example.edu", "203.0.113.8", &SAO_PAULO, NULL, t + 2 * DAY, &s);
   assert_null(signal_named(&s, "two_places"));

@@ -113,16 +113,16 @@ static int profile_ops(const struct store_batch *b, const char *acct) {
   return n;
 }
 
-/* Learned profiles are written only when the daemon says they are due
- * (profile_flush_interval); login state at the next flush; a failed write
- * is written again. */
+/* Learned profiles are written once they have waited profile_flush_interval
+ * (the daemon passes now - interval), oldest first; login state with the next
+ * flush; a failed write is written again. */
 static void test_profiles_written_when_due(void **state) {
   struct conf *c = conf_in_dir("score = true;\n");
   struct engine *e = engine_new(c);
   send(e, "alice", T0);
   send(e, "bob", T0);
   struct store_batch b = {0};
-  assert_int_equal(persist_collect_some(e, &b, 4096, false), 0);
+  assert_int_equal(persist_collect_some(e, &b, 4096, T0 - 60), 0);
   assert_true(b.n > 0); /* the counters */
   assert_int_equal(profile_ops(&b, "alice"), 0);
   assert_int_equal(profile_ops(&b, "bob"), 0);
@@ -131,19 +131,21 @@ static void test_profiles_written_when_due(void **state) {
   struct event fail = {EV_LOGIN_FAIL, "alice", NULL, "198.51.100.9", NULL, 0, NULL, NULL, NULL, NULL};
   struct verdict v;
   assert_int_equal(engine_feed(e, &fail, T0 + 1, &v), 0);
-  assert_int_equal(persist_collect_some(e, &b, 4096, false), 0);
+  send(e, "carol", T0 + 100); /* changed later: waits longer */
+  assert_int_equal(persist_collect_some(e, &b, 4096, T0 - 59), 0);
   assert_int_equal(profile_ops(&b, "alice"), 1); /* login state: at once */
   assert_int_equal(profile_ops(&b, "bob"), 0);
   store_batch_clear(&b);
 
-  /* due: what learned, in slices (max 1 counter record -> 1 profile per call) */
+  /* due: what learned by T0, in slices (max 1 counter record -> 1 profile per call) */
   long left;
-  int alice = 0, bob = 0, site = 0, calls = 0;
+  int alice = 0, bob = 0, carol = 0, site = 0, calls = 0;
   do {
-    left = persist_collect_some(e, &b, 1, true);
+    left = persist_collect_some(e, &b, 1, T0 + 10);
     assert_true(left >= 0);
     alice += profile_ops(&b, "alice");
     bob += profile_ops(&b, "bob");
+    carol += profile_ops(&b, "carol");
     site += profile_ops(&b, "@site");
     store_batch_clear(&b);
     calls++;
@@ -151,15 +153,19 @@ static void test_profiles_written_when_due(void **state) {
   assert_true(calls >= 2);
   assert_int_equal(alice, 0); /* written above and not changed since */
   assert_int_equal(bob, 1);
+  assert_int_equal(carol, 0); /* her first change is younger */
   assert_int_equal(site, 1);
+  assert_int_equal(persist_collect_some(e, &b, 4096, T0 + 100), 0);
+  assert_int_equal(profile_ops(&b, "carol"), 1);
+  store_batch_clear(&b);
 
   /* a failed write: requeued, and written with the next flush */
-  send(e, "bob", T0 + 2);
-  assert_int_equal(persist_collect_some(e, &b, 4096, true), 0);
+  send(e, "bob", T0 + 200);
+  assert_int_equal(persist_collect_some(e, &b, 4096, INT64_MAX), 0);
   assert_int_equal(profile_ops(&b, "bob"), 1);
   persist_requeue(e, &b);
   store_batch_clear(&b);
-  assert_int_equal(persist_collect_some(e, &b, 4096, false), 0);
+  assert_int_equal(persist_collect_some(e, &b, 4096, T0 - 60), 0);
   assert_int_equal(profile_ops(&b, "bob"), 1);
   store_batch_clear(&b);
   engine_free(e);
