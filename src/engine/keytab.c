@@ -4,12 +4,15 @@
  * measures, and a lookup runs three times per policy request on tables too
  * big for the cache.  So a slot is one 64-bit word: the record's address in
  * the low 48 bits and 16 bits of the key's hash above it (user-space
- * addresses on Linux's 64-bit targets fit in 47 or 48 bits; a record that
- * does not is refused like a failed allocation).  A probe reads one word,
- * and only a tag match touches the record.  Records are one allocation with
- * the key inline; deletion shifts entries back (linear probing without
- * tombstones).  Load factor stays at most 7/8: the table costs about 9
- * bytes per key.
+ * addresses on Linux's 64-bit targets fit in 48 bits; a record that does
+ * not is refused like a failed allocation).  A probe reads one word, and
+ * only a tag match touches the record.  The full 32-bit hashes sit in an
+ * array of their own that only growing and deleting read: rehashing from
+ * the records instead would touch every record (half a second at two
+ * million keys, a pause of the event loop).  Records are one allocation
+ * with the key inline; deletion shifts entries back (linear probing
+ * without tombstones).  Load factor stays at most 7/8: the table costs
+ * about 14 bytes per key.
  */
 #include "engine/keytab.h"
 
@@ -22,8 +25,9 @@
 #define PTR_MASK ((UINT64_C(1) << PTR_BITS) - 1)
 
 struct keytab {
-  uint64_t *slots; /* 0 = empty; else tag << PTR_BITS | address */
-  size_t cap;      /* power of two */
+  uint64_t *slots;  /* 0 = empty; else tag << PTR_BITS | address */
+  uint32_t *hashes; /* each slot's full hash, for growing and deleting */
+  size_t cap;       /* power of two */
   size_t n;
 };
 
@@ -83,8 +87,9 @@ struct keytab *keytab_new(void) {
   if (!t) return NULL;
   t->cap = 64;
   t->slots = calloc(t->cap, sizeof *t->slots);
-  if (!t->slots) {
-    free(t);
+  t->hashes = calloc(t->cap, sizeof *t->hashes);
+  if (!t->slots || !t->hashes) {
+    keytab_free(t);
     return NULL;
   }
   return t;
@@ -94,6 +99,7 @@ void keytab_free(struct keytab *t) {
   if (!t) return;
   for (size_t i = 0; t->slots && i < t->cap; i++) free(slot_rec(t->slots[i]));
   free(t->slots);
+  free(t->hashes);
   free(t);
 }
 
@@ -113,15 +119,23 @@ static size_t find(const struct keytab *t, const char *key, size_t len, uint32_t
 static int grow(struct keytab *t) {
   size_t ncap = t->cap * 2;
   uint64_t *ns = calloc(ncap, sizeof *ns);
-  if (!ns) return -1;
+  uint32_t *nh = calloc(ncap, sizeof *nh);
+  if (!ns || !nh) {
+    free(ns);
+    free(nh);
+    return -1;
+  }
   for (size_t i = 0; i < t->cap; i++) {
     if (!t->slots[i]) continue;
-    size_t j = rec_hash(slot_rec(t->slots[i])) & (ncap - 1);
+    size_t j = t->hashes[i] & (ncap - 1);
     while (ns[j]) j = (j + 1) & (ncap - 1);
     ns[j] = t->slots[i];
+    nh[j] = t->hashes[i];
   }
   free(t->slots);
+  free(t->hashes);
   t->slots = ns;
+  t->hashes = nh;
   t->cap = ncap;
   return 0;
 }
@@ -151,6 +165,7 @@ struct rec *keytab_put(struct keytab *t, const char *key, size_t len, uint16_t m
   r->group = -1;
   memcpy((char *)rec_key(r), key, len);
   t->slots[i] = tag_of(h) | (uint64_t)(uintptr_t)r;
+  t->hashes[i] = h;
   t->n++;
   return r;
 }
@@ -170,10 +185,11 @@ void keytab_del(struct keytab *t, struct rec *r) {
   for (;;) {
     j = (j + 1) & (t->cap - 1);
     if (!t->slots[j]) break;
-    size_t home = rec_hash(slot_rec(t->slots[j])) & (t->cap - 1);
+    size_t home = t->hashes[j] & (t->cap - 1);
     /* move j to i if home is not cyclically in (i, j] */
     if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
       t->slots[i] = t->slots[j];
+      t->hashes[i] = t->hashes[j];
       t->slots[j] = 0;
       i = j;
     }
