@@ -60,7 +60,7 @@ static void on_flushed(void *arg, int rc, const char *err, const struct store_ba
   persist_requeue(d->engine, b); /* suspensions stay in susp_retry */
 }
 
-#define FLUSH_SLICE 4096 /* records per loop turn: a big flush never stalls requests for long */
+#define FLUSH_SLICE 1024 /* records per loop turn: a big flush never stalls requests for long */
 
 /* Finish the batch: read positions, suspension retries; hand it to the writer. */
 static void flush_submit(struct daemon *d) {
